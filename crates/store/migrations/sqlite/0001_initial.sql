@@ -1,0 +1,130 @@
+-- Flowgate schema, SQLite dialect. Times are Unix milliseconds; JSON is stored as text.
+CREATE TABLE orgs (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+
+CREATE TABLE tokens (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX tokens_org ON tokens(org_id, id);
+
+CREATE TABLE api_keys (
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    name TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (org_id, name)
+);
+
+CREATE TABLE integrations (
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    alias TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    config TEXT NOT NULL,
+    secrets TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (org_id, alias)
+);
+
+CREATE TABLE workflows (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    name TEXT NOT NULL,
+    enabled INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    deleted_at INTEGER
+);
+CREATE INDEX workflows_org ON workflows(org_id, id);
+
+CREATE TABLE workflow_versions (
+    workflow_id TEXT NOT NULL REFERENCES workflows(id),
+    version INTEGER NOT NULL,
+    document TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (workflow_id, version)
+);
+
+CREATE TABLE executions (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    workflow_version INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    trigger_type TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    started_at INTEGER,
+    finished_at INTEGER,
+    error TEXT,
+    lease_owner TEXT,
+    lease_until INTEGER,
+    wake_at INTEGER,
+    deadline INTEGER,
+    dedup_key TEXT UNIQUE
+);
+CREATE INDEX executions_org ON executions(org_id, id);
+CREATE INDEX executions_workflow ON executions(workflow_id, id);
+CREATE INDEX executions_work ON executions(status, wake_at);
+CREATE INDEX executions_finished ON executions(finished_at);
+
+CREATE TABLE steps (
+    execution_id TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    node_type TEXT NOT NULL,
+    name TEXT,
+    status TEXT NOT NULL,
+    port TEXT,
+    attempts INTEGER NOT NULL,
+    input TEXT,
+    output TEXT,
+    error TEXT,
+    state TEXT,
+    started_at INTEGER,
+    finished_at INTEGER,
+    PRIMARY KEY (execution_id, scope, node_id)
+);
+
+CREATE TABLE approvals (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL,
+    execution_id TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    status TEXT NOT NULL,
+    notes TEXT NOT NULL,
+    integration TEXT,
+    channel TEXT,
+    ts TEXT,
+    approvers TEXT,
+    secret TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    decision TEXT,
+    decided_by TEXT,
+    decided_at INTEGER,
+    comment TEXT,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX approvals_org ON approvals(org_id, status, id);
+CREATE INDEX approvals_execution ON approvals(execution_id);
+
+CREATE TABLE kv (
+    org_id TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    expires_at INTEGER,
+    PRIMARY KEY (namespace, key)
+);

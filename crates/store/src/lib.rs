@@ -1,0 +1,130 @@
+//! Durable storage for Flowgate: one implementation over sqlx's `Any` driver serving SQLite and
+//! PostgreSQL, with dialect differences kept to [`Backend`] checks. All writes go through the
+//! group-commit [`writer`], so many concurrent requests share one durable commit.
+
+pub mod approvals;
+mod error;
+pub mod executions;
+pub mod integrations;
+pub mod kv;
+pub mod tenants;
+pub mod types;
+pub mod workflows;
+mod writer;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use error::StoreError;
+pub use types::*;
+pub use writer::WriteFuture;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyConnection, AnyPool, Executor};
+use std::str::FromStr;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The store: a read pool and a group-commit writer. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    writer: Arc<writer::Writer>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` and applies migrations.
+    /// `sqlite://path/flowgate.db` or `postgres://...`.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres") { Backend::Postgres } else { Backend::Sqlite };
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                format!("{url}{}mode=rwc", if url.contains('?') { "&" } else { "?" })
+            }
+            _ => url.to_string(),
+        };
+        let options = AnyConnectOptions::from_str(&url).map_err(|e| StoreError::Unavailable(format!("bad database URL: {e}")))?;
+        let pool_options = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute("PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;").await?;
+                    }
+                    Ok(())
+                })
+            });
+        let pool = pool_options.connect_with(options.clone()).await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        if backend == Backend::Sqlite {
+            let mut conn = pool.acquire().await?;
+            // auto_vacuum only takes effect on an empty database, before the first table.
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL;").await?;
+        }
+        let migrator = match backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&pool).await.map_err(|e| StoreError::Migration(e.to_string()))?;
+        let lanes = match backend {
+            Backend::Sqlite => 1,
+            Backend::Postgres => 4,
+        };
+        let writer = writer::Writer::start(&pool, lanes).await?;
+        Ok(Self { pool, backend, writer: Arc::new(writer) })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Runs `f` inside the next group commit and returns its result once that commit is durable.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> WriteFuture<'c, T> + Send + 'static,
+    {
+        self.writer.submit(f).await
+    }
+
+    /// Whether the database answers (readiness).
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// Returns free pages to the file system after large deletions (SQLite), or lets PostgreSQL's
+    /// autovacuum do its work.
+    pub async fn reclaim_space(&self) -> Result<(), StoreError> {
+        if self.backend == Backend::Sqlite {
+            let mut conn = self.pool.acquire().await?;
+            conn.execute("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);").await?;
+        }
+        Ok(())
+    }
+}
+
+/// Current time in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A fresh time-ordered id.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
