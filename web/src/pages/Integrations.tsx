@@ -5,6 +5,7 @@ import { api, enc, errorMessage } from "../api/client";
 import type { Integration, Page } from "../api/types";
 import { ConfirmButton, EmptyState, ErrorBanner, Loading, Tabs } from "../components/ui";
 import { invalidate, useAsync } from "../lib/hooks";
+import { useRoute } from "../lib/router";
 import { useSession } from "../session";
 
 type Kind = "spot" | "slack" | "http";
@@ -16,6 +17,10 @@ export function IntegrationsPage() {
   const list = useAsync(() => api.get<Page<Integration>>("/api/v1/integrations"), []);
   const [adding, setAdding] = useState<Kind | null>(null);
   const [actionError, setActionError] = useState<unknown>(null);
+  // After Slack's OAuth flow the server may send the browser back to #/integrations?installed=<alias> or ?error=<message>.
+  const route = useRoute();
+  const installed = route.query.get("installed");
+  const oauthError = route.query.get("error");
   const refresh = async () => {
     invalidate("integrations");
     invalidate("accounts:");
@@ -40,6 +45,16 @@ export function IntegrationsPage() {
           </div>
         )}
       </div>
+      {installed && (
+        <div className="banner banner-info" data-testid="slack-installed">
+          Slack integration “{installed}” was added.
+        </div>
+      )}
+      {oauthError && (
+        <div className="banner banner-error" role="alert">
+          Slack installation did not complete: {oauthError}
+        </div>
+      )}
       {adding && (
         <div className="card" data-testid={`add-${adding}-form`}>
           {adding === "spot" && <SpotForm onDone={refresh} onClose={() => setAdding(null)} />}
