@@ -1,6 +1,6 @@
 // Unit tests for reference parsing, graph conversion and schema helpers.
 import { describe, expect, it } from "vitest";
-import type { NodeType } from "../api/types";
+import type { NodeType, WorkflowDocument } from "../api/types";
 import { docToFlow, flowToDoc, nextNodeId, sourceHandles, splitDetailPath } from "./graph";
 import { nameRules } from "./naming";
 import { buildRef, detectMode, parseRef, renameRefs, stepOutputSchema, upstreamOf } from "./refs";
@@ -47,7 +47,7 @@ describe("graph", () => {
     ).toEqual(["high", "low", "else"]);
   });
   it("round-trips documents with positions and ports", () => {
-    const doc = {
+    const doc: WorkflowDocument = {
       name: "n", description: "d",
       nodes: [
         { id: "trigger_1", type: "trigger.webhook", params: { api_key: "k" }, position: { x: 1, y: 2 } },
