@@ -206,7 +206,7 @@ impl Store {
 
     /// Claims up to `limit` executions that need a worker: queued ones nobody holds, running ones
     /// whose lease expired (their process died), and waiting ones whose time has come.
-    pub async fn claim(&self, owner: &str, lease_until: i64, limit: usize) -> Result<Vec<ExecutionRow>, StoreError> {
+    pub async fn claim(&self, owner: &str, now: i64, lease_until: i64, limit: usize) -> Result<Vec<ExecutionRow>, StoreError> {
         let owner = owner.to_string();
         let lock = if self.backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
         let sql = format!(
@@ -218,7 +218,7 @@ impl Store {
         );
         self.write(move |c| {
             Box::pin(async move {
-                let rows = sqlx::query(&sql).bind(owner).bind(lease_until).bind(now_ms()).bind(limit as i64).fetch_all(&mut *c).await?;
+                let rows = sqlx::query(&sql).bind(owner).bind(lease_until).bind(now).bind(limit as i64).fetch_all(&mut *c).await?;
                 rows.iter().map(execution_row).collect()
             })
         })

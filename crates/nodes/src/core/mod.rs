@@ -1,0 +1,6 @@
+//! Built-in core nodes: triggers, JSONPath, transform, stop and fail.
+
+pub mod jsonpath;
+pub mod stop;
+pub mod transform;
+pub mod triggers;
