@@ -4,6 +4,7 @@ pub mod document;
 pub mod duration;
 pub mod parse;
 pub mod problem;
+pub mod schema;
 pub mod template;
 pub mod validate;
 

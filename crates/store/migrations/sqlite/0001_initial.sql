@@ -11,6 +11,7 @@ CREATE TABLE tokens (
     name TEXT NOT NULL,
     role TEXT NOT NULL,
     hash TEXT NOT NULL UNIQUE,
+    bootstrap INTEGER NOT NULL DEFAULT 0,
     created_at INTEGER NOT NULL
 );
 CREATE INDEX tokens_org ON tokens(org_id, id);
@@ -22,6 +23,8 @@ CREATE TABLE api_keys (
     created_at INTEGER NOT NULL,
     PRIMARY KEY (org_id, name)
 );
+
+CREATE INDEX api_keys_hash ON api_keys(hash);
 
 CREATE TABLE integrations (
     org_id TEXT NOT NULL REFERENCES orgs(id),
