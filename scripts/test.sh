@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every Flowgate test: the Rust suites (against SQLite and, when PostgreSQL is installed, a
+# throwaway PostgreSQL server started here) and the web console's component tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pgdir=""
+cleanup() { [ -n "$pgdir" ] && scripts/postgres.sh stop "$pgdir"; }
+trap cleanup EXIT
+
+if eval "$(scripts/postgres.sh start)"; then
+  pgdir=$PGDIR
+  echo "PostgreSQL test server: $FLOWGATE_TEST_POSTGRES_URL"
+elif [ "${FLOWGATE_REQUIRE_POSTGRES:-0}" = "1" ]; then
+  echo "PostgreSQL is required for this run but could not be started" >&2
+  exit 1
+else
+  echo "PostgreSQL not found: the PostgreSQL tests will be skipped (install the postgresql package to run them)" >&2
+fi
+
+if [ ! -d web/node_modules ]; then (cd web && npm ci --no-audit --no-fund); fi
+
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+else
+  cargo test --workspace --no-fail-fast
+fi
+(cd web && npm test)
