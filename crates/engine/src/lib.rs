@@ -4,6 +4,7 @@
 //! they are rows with a `wake_at` that the dispatcher claims when the time or a decision comes.
 
 mod create;
+mod looping;
 pub mod plan;
 mod redact;
 mod run;

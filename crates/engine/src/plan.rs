@@ -35,10 +35,12 @@ pub struct Plan {
 }
 
 /// Plans over `nodes` (the graph's node ids in document order, loop bodies excluded), given the
-/// recorded states and the nodes already in flight.
+/// recorded states and the nodes already in flight. `entries` run first, without predecessors
+/// (the entry nodes of a loop body).
 pub fn plan(
     doc: &WorkflowDocument,
     nodes: &[String],
+    entries: &[String],
     states: &HashMap<String, NodeState>,
     inflight: &HashSet<String>,
 ) -> Plan {
@@ -51,6 +53,10 @@ pub fn plan(
         let mut changed = false;
         for id in nodes {
             if states.contains_key(id.as_str()) || inflight.contains(id) || out.ready.contains(id) {
+                continue;
+            }
+            if entries.contains(id) {
+                out.ready.push(id.clone());
                 continue;
             }
             let incoming: Vec<_> = doc.incoming(id).collect();
@@ -116,18 +122,27 @@ mod tests {
     fn a_taken_port_runs_its_branch_and_skips_the_other_transitively() {
         let d = doc();
         let mut s = HashMap::from([("t".to_string(), st(StepStatus::Succeeded, None))]);
-        assert_eq!(plan(&d, &ids(&d), &s, &HashSet::new()).ready, vec!["ap"]);
+        assert_eq!(
+            plan(&d, &ids(&d), &[], &s, &HashSet::new()).ready,
+            vec!["ap"]
+        );
         s.insert("ap".into(), st(StepStatus::Waiting, None));
-        assert_eq!(plan(&d, &ids(&d), &s, &HashSet::new()), Plan::default());
+        assert_eq!(
+            plan(&d, &ids(&d), &[], &s, &HashSet::new()),
+            Plan::default()
+        );
         s.insert("ap".into(), st(StepStatus::Succeeded, Some("approved")));
-        let p = plan(&d, &ids(&d), &s, &HashSet::new());
+        let p = plan(&d, &ids(&d), &[], &s, &HashSet::new());
         assert_eq!(p.ready, vec!["yes"]);
         assert_eq!(p.skipped, vec!["no"]);
         s.insert("no".into(), st(StepStatus::Skipped, None));
         s.insert("yes".into(), st(StepStatus::Succeeded, None));
         s.insert("after".into(), st(StepStatus::Succeeded, None));
         // join waits for all reached predecessors, then runs once
-        assert_eq!(plan(&d, &ids(&d), &s, &HashSet::new()).ready, vec!["join"]);
+        assert_eq!(
+            plan(&d, &ids(&d), &[], &s, &HashSet::new()).ready,
+            vec!["join"]
+        );
     }
 
     #[test]
@@ -137,7 +152,7 @@ mod tests {
             ("t".to_string(), st(StepStatus::Succeeded, None)),
             ("ap".to_string(), st(StepStatus::Failed, None)),
         ]);
-        let p = plan(&d, &ids(&d), &s, &HashSet::new());
+        let p = plan(&d, &ids(&d), &[], &s, &HashSet::new());
         assert!(p.ready.is_empty());
         assert_eq!(p.skipped, vec!["yes", "no", "after", "join"]);
     }
@@ -146,7 +161,7 @@ mod tests {
     fn inflight_nodes_are_not_planned_twice() {
         let d = doc();
         let s = HashMap::from([("t".to_string(), st(StepStatus::Succeeded, None))]);
-        let p = plan(&d, &ids(&d), &s, &HashSet::from(["ap".to_string()]));
+        let p = plan(&d, &ids(&d), &[], &s, &HashSet::from(["ap".to_string()]));
         assert_eq!(p, Plan::default());
     }
 }

@@ -1,13 +1,19 @@
 //! Driving one claimed execution: recover or wake its steps, run what is ready, commit each result
-//! with the execution's new state, and stop at a wait, the end, or a lost lease.
+//! with the execution's new state, and stop at a wait, the end, or a lost lease. A loop body runs
+//! as a child `Run` per item, in its own scope (`loop_id[index]`), so finished items are not run
+//! again after a crash.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::{json, Map, Value};
 
-use flowgate_model::{parse_duration, WorkflowDocument};
+use flowgate_model::{parse_duration, NodeSpec, WorkflowDocument};
 use flowgate_nodes::{Decision, Outcome, Wake};
 use flowgate_store::executions::Commit;
 use flowgate_store::{ApprovalRow, ExecStatus, ExecutionRow, StepRow, StepStatus};
@@ -19,23 +25,58 @@ use crate::{Engine, EngineError};
 const OUTCOME_UNKNOWN_AFTER_CRASH: &str =
     "outcome unknown: Flowgate stopped while this step was calling out, so it is not known whether the call took effect; check the real state before running it again";
 
-struct Run {
-    engine: Arc<Engine>,
-    exec: ExecutionRow,
-    doc: Arc<WorkflowDocument>,
-    nodes: Vec<String>,
-    steps: HashMap<String, StepRow>,
-    next_seq: i64,
+type StepFuture = Pin<Box<dyn Future<Output = Finished> + Send>>;
+
+pub(crate) struct Run {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) exec: ExecutionRow,
+    pub(crate) doc: Arc<WorkflowDocument>,
+    /// `""` at the top level; `loop_id[index]` (nested: `outer[0]/inner[2]`) in a loop body.
+    pub(crate) scope_key: String,
+    /// The nodes planned at this level, in document order.
+    pub(crate) nodes: Vec<String>,
+    /// Nodes that run first without predecessors (a loop body's entry nodes).
+    pub(crate) entries: Vec<String>,
+    /// Names visible to references besides this level's steps (outer steps, `loop`).
+    pub(crate) extra: Map<String, Value>,
+    /// This level's step rows, by node id.
+    pub(crate) steps: HashMap<String, StepRow>,
+    /// Rows of deeper scopes (loop bodies run from this level).
+    pub(crate) nested: Vec<StepRow>,
+    pub(crate) seq: Arc<AtomicI64>,
     /// Rows decided but not yet committed (skips), carried into the next commit.
     pending: Vec<StepRow>,
     /// An approval created by a suspending step, committed with it.
     approval: Option<ApprovalRow>,
 }
 
-/// What a finished step means for the execution.
+/// How driving a level stopped.
+enum Ending {
+    /// Nothing is running or ready: the level is done, or waits.
+    Settled,
+    /// A step ended the whole execution (`core.stop`, `core.fail`, a deadline).
+    End(ExecStatus, Option<String>),
+    /// A step failed with no `error` edge.
+    StepFailed(String),
+    /// The lease was lost: another process or a cancel owns the execution now.
+    Fenced,
+}
+
+/// What a finished step means.
 enum Effect {
     Continue,
     End(ExecStatus, Option<String>),
+    StepFailed(String),
+    /// Run the node again after `delay` (a retryable failure inside a loop body).
+    RetryIn(String, Duration, i64),
+}
+
+/// How one loop item ended.
+pub(crate) enum ItemEnd {
+    Done(Value),
+    Failed(String),
+    Ended(ExecStatus, Option<String>),
+    Fenced,
 }
 
 impl Engine {
@@ -51,51 +92,91 @@ impl Engine {
             Some(rows) => rows,
             None => self.store.steps(&exec.id).await?,
         };
-        let body: HashSet<String> = doc
-            .nodes
-            .iter()
-            .flat_map(|n| {
-                self.registry
-                    .get(&n.node_type)
-                    .map(|t| t.body(&Value::Object(n.params.clone())))
-                    .unwrap_or_default()
-            })
-            .collect();
+        let body: HashSet<String> = doc.nodes.iter().flat_map(|n| self.body_of(n)).collect();
         let nodes = doc
             .nodes
             .iter()
             .map(|n| n.id.clone())
             .filter(|id| !body.contains(id))
             .collect();
-        let next_seq = rows.iter().map(|r| r.seq + 1).max().unwrap_or(0);
-        let steps = rows
-            .into_iter()
-            .filter(|r| r.scope.is_empty())
-            .map(|r| (r.node_id.clone(), r))
-            .collect();
-        let mut run = Run {
-            engine: self.clone(),
+        let seq = Arc::new(AtomicI64::new(
+            rows.iter().map(|r| r.seq + 1).max().unwrap_or(0),
+        ));
+        let (top, nested): (Vec<StepRow>, Vec<StepRow>) =
+            rows.into_iter().partition(|r| r.scope.is_empty());
+        let steps = top.into_iter().map(|r| (r.node_id.clone(), r)).collect();
+        let mut run = Run::new(
+            self,
             exec,
             doc,
+            String::new(),
             nodes,
+            Vec::new(),
+            Map::new(),
             steps,
-            next_seq,
-            pending: Vec::new(),
-            approval: None,
-        };
-        run.drive().await
+            nested,
+            seq,
+        );
+        match run.drive().await? {
+            Ending::Settled => run.settle().await,
+            Ending::End(status, error) => run.end(status, error).await,
+            Ending::StepFailed(message) => run.end(ExecStatus::Failed, Some(message)).await,
+            Ending::Fenced => Ok(()),
+        }
+    }
+
+    /// The ids a node runs as its body (a loop), empty for other nodes.
+    pub(crate) fn body_of(&self, node: &NodeSpec) -> Vec<String> {
+        self.registry
+            .get(&node.node_type)
+            .map(|t| t.body(&Value::Object(node.params.clone())))
+            .unwrap_or_default()
     }
 }
 
 impl Run {
-    async fn drive(&mut self) -> Result<(), EngineError> {
-        let now = self.engine.now_ms();
-        if self.exec.deadline.is_some_and(|d| now >= d) {
-            return self
-                .end(ExecStatus::Failed, Some("execution timed out".into()))
-                .await;
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        engine: Arc<Engine>,
+        exec: ExecutionRow,
+        doc: Arc<WorkflowDocument>,
+        scope_key: String,
+        nodes: Vec<String>,
+        entries: Vec<String>,
+        extra: Map<String, Value>,
+        steps: HashMap<String, StepRow>,
+        nested: Vec<StepRow>,
+        seq: Arc<AtomicI64>,
+    ) -> Self {
+        Self {
+            engine,
+            exec,
+            doc,
+            scope_key,
+            nodes,
+            entries,
+            extra,
+            steps,
+            nested,
+            seq,
+            pending: Vec::new(),
+            approval: None,
         }
-        let mut inflight = FuturesUnordered::new();
+    }
+
+    fn is_top(&self) -> bool {
+        self.scope_key.is_empty()
+    }
+
+    async fn drive(&mut self) -> Result<Ending, EngineError> {
+        let now = self.engine.now_ms();
+        if self.is_top() && self.exec.deadline.is_some_and(|d| now >= d) {
+            return Ok(Ending::End(
+                ExecStatus::Failed,
+                Some("execution timed out".into()),
+            ));
+        }
+        let mut inflight: FuturesUnordered<StepFuture> = FuturesUnordered::new();
         let mut running: HashSet<String> = HashSet::new();
 
         // Steps a crash left running, and waiting steps whose time or decision has come.
@@ -110,16 +191,18 @@ impl Run {
                         .is_none_or(|n| n.descriptor().idempotent);
                     if idempotent {
                         self.steps.remove(&step.node_id);
-                    } else if let Effect::End(status, error) =
-                        self.fail_step(step, OUTCOME_UNKNOWN_AFTER_CRASH.into(), now)
-                    {
-                        return self.end(status, error).await;
+                    } else {
+                        match self.fail_step(step, OUTCOME_UNKNOWN_AFTER_CRASH.into(), now) {
+                            Effect::End(s, e) => return Ok(Ending::End(s, e)),
+                            Effect::StepFailed(m) => return Ok(Ending::StepFailed(m)),
+                            _ => {}
+                        }
                     }
                 }
                 StepStatus::Waiting => {
                     if let Some(job) = self.wake_job(&step, now).await? {
                         running.insert(step.node_id.clone());
-                        inflight.push(job.run());
+                        inflight.push(Box::pin(job.run()));
                     }
                 }
                 _ => {}
@@ -132,45 +215,132 @@ impl Run {
                 .iter()
                 .map(|(k, v)| (k.clone(), NodeState::from(v)))
                 .collect();
-            let p = plan(&self.doc, &self.nodes, &states, &running);
+            let p = plan(&self.doc, &self.nodes, &self.entries, &states, &running);
             for id in p.skipped {
                 let row = self.new_row(&id, StepStatus::Skipped, now);
                 self.steps.insert(id, row.clone());
                 self.pending.push(row);
             }
             for id in p.ready {
-                let job = self.job(&id, Call::Execute, self.attempts_of(&id) + 1);
+                let future = self.start(&id, self.attempts_of(&id) + 1);
                 running.insert(id);
-                inflight.push(job.run());
+                inflight.push(future);
             }
             let Some(done) = inflight.next().await else {
-                return self.settle().await;
+                return Ok(Ending::Settled);
             };
             running.remove(&done.node_id);
             if done.fenced {
-                return Ok(());
+                return Ok(Ending::Fenced);
             }
-            let effect = self.apply(done);
-            match effect {
+            let ending = match self.apply(done) {
                 Effect::Continue => {
                     if !self.commit(ExecStatus::Running, None, None).await? {
-                        return Ok(());
+                        return Ok(Ending::Fenced);
                     }
+                    continue;
                 }
-                Effect::End(status, error) => {
-                    for id in running.drain() {
-                        let mut row = self
-                            .steps
-                            .get(&id)
-                            .cloned()
-                            .unwrap_or_else(|| self.new_row(&id, StepStatus::Cancelled, now));
-                        row.status = StepStatus::Cancelled;
-                        row.finished_at = Some(self.engine.now_ms());
-                        self.pending.push(row);
-                    }
-                    return self.end(status, error).await;
+                Effect::RetryIn(id, delay, attempts) => {
+                    let job = self.job(&id, Call::Execute, attempts);
+                    running.insert(id);
+                    inflight.push(Box::pin(async move {
+                        tokio::time::sleep(delay).await;
+                        job.run().await
+                    }));
+                    continue;
                 }
+                Effect::End(status, error) => Ending::End(status, error),
+                Effect::StepFailed(message) => Ending::StepFailed(message),
+            };
+            for id in running.drain() {
+                let mut row = self
+                    .steps
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or_else(|| self.new_row(&id, StepStatus::Cancelled, now));
+                row.status = StepStatus::Cancelled;
+                row.finished_at = Some(self.engine.now_ms());
+                self.pending.push(row);
             }
+            return Ok(ending);
+        }
+    }
+
+    /// Starts a ready node: a loop runs its body per item; any other node is one step job.
+    fn start(&mut self, id: &str, attempts: i64) -> StepFuture {
+        let node = self.doc.node(id).cloned().expect("planned nodes exist");
+        let body = self.engine.body_of(&node);
+        if body.is_empty() {
+            return Box::pin(self.job(id, Call::Execute, attempts).run());
+        }
+        let child_prefix = if self.is_top() {
+            String::new()
+        } else {
+            format!("{}/", self.scope_key)
+        };
+        let nested: Vec<StepRow> = self
+            .nested
+            .iter()
+            .filter(|r| r.scope.starts_with(&format!("{child_prefix}{id}[")))
+            .cloned()
+            .collect();
+        let job = crate::looping::LoopJob {
+            engine: self.engine.clone(),
+            exec: self.exec.clone(),
+            doc: self.doc.clone(),
+            node,
+            body,
+            scope: self.scope(),
+            child_prefix,
+            rows: nested,
+            seq: self.seq.clone(),
+            attempts,
+        };
+        Box::pin(job.run())
+    }
+
+    /// Runs a loop item's level to its end and commits what it decided.
+    pub(crate) async fn drive_item(mut self) -> ItemEnd {
+        let ending = match self.drive().await {
+            Ok(e) => e,
+            Err(e) => return ItemEnd::Failed(e.to_string()),
+        };
+        if matches!(ending, Ending::Fenced) {
+            return ItemEnd::Fenced;
+        }
+        if !self.pending.is_empty() {
+            match self.commit(ExecStatus::Running, None, None).await {
+                Ok(true) => {}
+                Ok(false) => return ItemEnd::Fenced,
+                Err(e) => return ItemEnd::Failed(e.to_string()),
+            }
+        }
+        match ending {
+            Ending::Settled => ItemEnd::Done(self.last_output()),
+            Ending::StepFailed(message) => ItemEnd::Failed(message),
+            Ending::End(status, error) => ItemEnd::Ended(status, error),
+            Ending::Fenced => ItemEnd::Fenced,
+        }
+    }
+
+    /// The output of the level's last node (one with no outgoing edge), as the item's result.
+    fn last_output(&self) -> Value {
+        let last = self
+            .nodes
+            .iter()
+            .rev()
+            .filter(|id| self.doc.outgoing(id).next().is_none())
+            .find_map(|id| {
+                self.steps
+                    .get(id)
+                    .filter(|s| s.status == StepStatus::Succeeded)
+            });
+        match last.and_then(|s| s.output.clone()) {
+            Some(Value::Object(mut m)) if m.contains_key("output") => {
+                m.remove("output").unwrap_or(Value::Null)
+            }
+            Some(other) => other,
+            None => Value::Null,
         }
     }
 
@@ -237,17 +407,20 @@ impl Run {
         self.steps.get(id).map_or(0, |s| s.attempts)
     }
 
-    fn new_row(&mut self, id: &str, status: StepStatus, now: i64) -> StepRow {
+    fn seq_of(&self, id: &str) -> i64 {
+        self.steps
+            .get(id)
+            .map(|s| s.seq)
+            .unwrap_or_else(|| self.seq.fetch_add(1, Ordering::SeqCst))
+    }
+
+    fn new_row(&self, id: &str, status: StepStatus, now: i64) -> StepRow {
         let node = self.doc.node(id);
-        let seq = self.steps.get(id).map(|s| s.seq).unwrap_or_else(|| {
-            self.next_seq += 1;
-            self.next_seq - 1
-        });
         StepRow {
             execution_id: self.exec.id.clone(),
-            scope: String::new(),
+            scope: self.scope_key.clone(),
             node_id: id.to_string(),
-            seq,
+            seq: self.seq_of(id),
             node_type: node.map(|n| n.node_type.clone()).unwrap_or_default(),
             name: node.and_then(|n| n.name.clone()),
             status,
@@ -262,33 +435,29 @@ impl Run {
         }
     }
 
-    /// Outputs of the steps that finished, by node id, for references.
+    /// Outputs of the steps that finished, by node id, for references (plus outer names).
     fn scope(&self) -> Map<String, Value> {
-        self.steps
-            .iter()
-            .filter(|(_, s)| matches!(s.status, StepStatus::Succeeded | StepStatus::Failed))
-            .map(|(id, s)| (id.clone(), s.output.clone().unwrap_or(Value::Null)))
-            .collect()
+        let mut scope = self.extra.clone();
+        for (id, s) in &self.steps {
+            if matches!(s.status, StepStatus::Succeeded | StepStatus::Failed) {
+                scope.insert(id.clone(), s.output.clone().unwrap_or(Value::Null));
+            }
+        }
+        scope
     }
 
     fn job(&mut self, id: &str, call: Call, attempts: i64) -> StepJob {
         let node = self.doc.node(id).cloned().expect("planned nodes exist");
-        let seq = match self.steps.get(id) {
-            Some(s) => s.seq,
-            None => {
-                self.next_seq += 1;
-                self.next_seq - 1
-            }
-        };
         StepJob {
             engine: self.engine.clone(),
             org_id: self.exec.org_id.clone(),
             workflow_id: self.exec.workflow_id.clone(),
             execution_id: self.exec.id.clone(),
+            seq: self.seq_of(id),
             node,
             scope: self.scope(),
+            scope_key: self.scope_key.clone(),
             attempts,
-            seq,
             call,
         }
     }
@@ -328,11 +497,11 @@ impl Run {
         let node_state = state.get("node").cloned().unwrap_or(Value::Null);
         Ok(Some(self.job(
             &step.node_id,
-            Call::Resume {
+            Call::Resume(Box::new(crate::step::Resume {
                 state: node_state,
                 wake,
                 input,
-            },
+            })),
             step.attempts,
         )))
     }
@@ -345,34 +514,46 @@ impl Run {
             .node(&done.node_id)
             .cloned()
             .expect("finished nodes exist");
-        let status_label;
         let mut row = self
             .steps
             .get(&done.node_id)
             .cloned()
             .unwrap_or_else(|| self.new_row(&done.node_id, StepStatus::Running, now));
-        if row.started_at.is_none() || row.status != StepStatus::Waiting {
+        if row.status != StepStatus::Waiting || row.started_at.is_none() {
             row.started_at = Some(done.started_at);
         }
         row.attempts = done.attempts;
         row.input = done.input.clone();
-        let effect = match done.result {
+        let (label, effect) = match done.result {
+            Ok(Outcome::Done {
+                port: Some(port), ..
+            }) if self.unconnected_failure(&node, &port).is_some() => {
+                let message = self.unconnected_failure(&node, &port).unwrap_or_default();
+                ("failed", self.fail_step(row, message, now))
+            }
             Ok(Outcome::Done { output, port }) => {
-                status_label = "succeeded";
                 row.status = StepStatus::Succeeded;
                 row.port = port;
                 row.output = Some(output);
                 row.error = None;
                 row.state = None;
                 row.finished_at = Some(now);
-                Effect::Continue
+                self.record(row);
+                ("succeeded", Effect::Continue)
             }
+            Ok(Outcome::Suspend { .. }) if !self.is_top() => (
+                "failed",
+                self.fail_step(
+                    row,
+                    "approvals and waits cannot run inside a loop body".into(),
+                    now,
+                ),
+            ),
             Ok(Outcome::Suspend {
                 wake_at,
                 state,
                 approval,
             }) => {
-                status_label = "waiting";
                 row.status = StepStatus::Waiting;
                 let mut st = json!({ "wake_at": wake_at, "node": state });
                 if let Some(a) = approval {
@@ -383,7 +564,7 @@ impl Run {
                         execution_id: self.exec.id.clone(),
                         workflow_id: self.exec.workflow_id.clone(),
                         node_id: done.node_id.clone(),
-                        scope: String::new(),
+                        scope: self.scope_key.clone(),
                         status: "pending".into(),
                         notes: a.notes,
                         integration: a.integration,
@@ -400,26 +581,26 @@ impl Run {
                     });
                 }
                 row.state = Some(st);
-                Effect::Continue
+                self.record(row);
+                ("waiting", Effect::Continue)
             }
             Ok(Outcome::Stop { message }) => {
-                status_label = "succeeded";
                 row.status = StepStatus::Succeeded;
                 row.output = Some(json!({ "message": message }));
                 row.finished_at = Some(now);
-                Effect::End(ExecStatus::Stopped, None)
+                self.record(row);
+                ("succeeded", Effect::End(ExecStatus::Stopped, message))
             }
             Ok(Outcome::Fail { message }) => {
-                status_label = "failed";
                 row.status = StepStatus::Failed;
                 row.error = Some(message.clone());
                 row.finished_at = Some(now);
-                Effect::End(ExecStatus::Failed, Some(message))
+                self.record(row);
+                ("failed", Effect::End(ExecStatus::Failed, Some(message)))
             }
             Err(e) => {
                 let max = node.retry.as_ref().map_or(1, |r| r.max_attempts as i64);
                 if e.retryable && done.attempts < max {
-                    status_label = "retrying";
                     let base = node
                         .retry
                         .as_ref()
@@ -430,30 +611,53 @@ impl Run {
                         .retry_after_ms
                         .map(|ms| ms as i64)
                         .unwrap_or(base.saturating_mul(1 << (done.attempts - 1).min(16)));
-                    row.status = StepStatus::Waiting;
-                    row.error = Some(e.message);
-                    row.state = Some(json!({ "wake_at": now + delay, "retry": true }));
-                    Effect::Continue
+                    if self.is_top() {
+                        row.status = StepStatus::Waiting;
+                        row.error = Some(e.message);
+                        row.state = Some(json!({ "wake_at": now + delay, "retry": true }));
+                        self.record(row);
+                        ("retrying", Effect::Continue)
+                    } else {
+                        (
+                            "retrying",
+                            Effect::RetryIn(
+                                done.node_id.clone(),
+                                Duration::from_millis(delay.max(0) as u64),
+                                done.attempts + 1,
+                            ),
+                        )
+                    }
                 } else {
-                    status_label = "failed";
-                    self.steps.insert(done.node_id.clone(), row.clone());
-                    let effect = self.fail_step(row, e.message, now);
-                    self.engine
-                        .observer
-                        .step_finished(&node.node_type, status_label, done.elapsed);
-                    return effect;
+                    ("failed", self.fail_step(row, e.message, now))
                 }
             }
         };
         self.engine
             .observer
-            .step_finished(&node.node_type, status_label, done.elapsed);
-        self.steps.insert(done.node_id, row.clone());
-        self.pending.push(row);
+            .step_finished(&node.node_type, label, done.elapsed);
         effect
     }
 
-    /// Records a failed step: the run continues on its `error` edge if it has one, else it fails.
+    fn record(&mut self, row: StepRow) {
+        self.steps.insert(row.node_id.clone(), row.clone());
+        self.pending.push(row);
+    }
+
+    /// The failure a port means when no edge leaves on it (see `Descriptor::unconnected_fails`).
+    fn unconnected_failure(&self, node: &NodeSpec, port: &str) -> Option<String> {
+        let descriptor = self.engine.registry.get(&node.node_type)?.descriptor();
+        let (_, message) = descriptor
+            .unconnected_fails
+            .iter()
+            .find(|(p, _)| *p == port)?;
+        let connected = self
+            .doc
+            .outgoing(&node.id)
+            .any(|e| e.port.as_deref() == Some(port));
+        (!connected).then(|| message.to_string())
+    }
+
+    /// Records a failed step: the run continues on its `error` edge if it has one.
     fn fail_step(&mut self, mut row: StepRow, message: String, now: i64) -> Effect {
         let has_error_edge = self
             .doc
@@ -463,19 +667,17 @@ impl Run {
         row.error = Some(message.clone());
         row.state = None;
         row.finished_at = Some(now);
-        let effect = if has_error_edge {
+        let id = row.node_id.clone();
+        if has_error_edge {
             row.port = Some("error".into());
             row.output = Some(error_output(&message));
+        }
+        self.record(row);
+        if has_error_edge {
             Effect::Continue
         } else {
-            Effect::End(
-                ExecStatus::Failed,
-                Some(format!("step `{}` failed: {message}", row.node_id)),
-            )
-        };
-        self.steps.insert(row.node_id.clone(), row.clone());
-        self.pending.push(row);
-        effect
+            Effect::StepFailed(format!("step `{id}` failed: {message}"))
+        }
     }
 }
 

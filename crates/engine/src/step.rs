@@ -25,13 +25,15 @@ pub(crate) struct Finished {
 }
 
 /// What a step is asked to do.
+pub(crate) struct Resume {
+    pub state: Value,
+    pub wake: Wake,
+    pub input: Value,
+}
+
 pub(crate) enum Call {
     Execute,
-    Resume {
-        state: Value,
-        wake: Wake,
-        input: Value,
-    },
+    Resume(Box<Resume>),
 }
 
 pub(crate) struct StepJob {
@@ -40,7 +42,10 @@ pub(crate) struct StepJob {
     pub workflow_id: String,
     pub execution_id: String,
     pub node: NodeSpec,
+    /// Outputs of earlier steps (and `loop`), by name, for references.
     pub scope: Map<String, Value>,
+    /// `""` at the top level, `loop_id[index]` inside a loop body.
+    pub scope_key: String,
     pub attempts: i64,
     pub seq: i64,
     pub call: Call,
@@ -62,11 +67,16 @@ impl StepJob {
             &self.workflow_id,
             &self.execution_id,
             &node_id,
-            "",
+            &self.scope_key,
             self.attempts as u32,
         );
         let (input, result) = match &self.call {
-            Call::Execute => match self.render(node.locals_param()) {
+            Call::Execute => match render_params(
+                &engine.templates,
+                &self.node,
+                &self.scope,
+                node.locals_param(),
+            ) {
                 Err(message) => (None, Err(NodeError::new(message))),
                 Ok(params) => {
                     if !node.descriptor().idempotent
@@ -92,7 +102,8 @@ impl StepJob {
                     (Some(params), result)
                 }
             },
-            Call::Resume { state, wake, input } => {
+            Call::Resume(resume) => {
+                let crate::step::Resume { state, wake, input } = resume.as_ref();
                 let limit = self.timeout(&engine);
                 let result = match tokio::time::timeout(
                     limit,
@@ -176,43 +187,12 @@ impl StepJob {
         }
     }
 
-    /// Renders the params; a `locals_param` (Slack `variables`) is rendered first and its entries
-    /// become bare names in the others.
-    fn render(&self, locals_param: Option<&str>) -> Result<Value, String> {
-        let templates = &self.engine.templates;
-        let mut params = self.node.params.clone();
-        let mut locals = Map::new();
-        if let Some(name) = locals_param {
-            if let Some(v) = params.get(name) {
-                let rendered = templates
-                    .render(v, &self.scope, &Map::new())
-                    .map_err(|e| e.to_string())?;
-                if let Value::Object(m) = &rendered {
-                    locals = m.clone();
-                }
-                params.insert(name.to_string(), rendered);
-            }
-        }
-        let mut out = Map::with_capacity(params.len());
-        for (k, v) in params {
-            let rendered = if Some(k.as_str()) == locals_param {
-                v
-            } else {
-                templates
-                    .render(&v, &self.scope, &locals)
-                    .map_err(|e| e.to_string())?
-            };
-            out.insert(k, rendered);
-        }
-        Ok(Value::Object(out))
-    }
-
     /// Records that a non-idempotent step is about to call out, so a crash is known to have
     /// happened mid-call. `false` when the lease was lost.
     async fn commit_start(&self, params: &Value, started_at: i64) -> bool {
         let row = flowgate_store::StepRow {
             execution_id: self.execution_id.clone(),
-            scope: String::new(),
+            scope: self.scope_key.clone(),
             node_id: self.node.id.clone(),
             seq: self.seq,
             node_type: self.node.node_type.clone(),
@@ -244,4 +224,39 @@ impl StepJob {
 /// The output a failed step hands to its `error` edge.
 pub(crate) fn error_output(message: &str) -> Value {
     json!({ "error": { "message": message } })
+}
+
+/// Renders a node's params against `scope`; a `locals_param` (Slack `variables`) is rendered first
+/// and its entries become bare names in the other params.
+pub(crate) fn render_params(
+    templates: &flowgate_model::Templates,
+    node: &NodeSpec,
+    scope: &Map<String, Value>,
+    locals_param: Option<&str>,
+) -> Result<Value, String> {
+    let mut params = node.params.clone();
+    let mut locals = Map::new();
+    if let Some(name) = locals_param {
+        if let Some(v) = params.get(name) {
+            let rendered = templates
+                .render(v, scope, &Map::new())
+                .map_err(|e| e.to_string())?;
+            if let Value::Object(m) = &rendered {
+                locals = m.clone();
+            }
+            params.insert(name.to_string(), rendered);
+        }
+    }
+    let mut out = Map::with_capacity(params.len());
+    for (k, v) in params {
+        let rendered = if Some(k.as_str()) == locals_param {
+            v
+        } else {
+            templates
+                .render(&v, scope, &locals)
+                .map_err(|e| e.to_string())?
+        };
+        out.insert(k, rendered);
+    }
+    Ok(Value::Object(out))
 }

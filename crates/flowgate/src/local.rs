@@ -113,7 +113,12 @@ pub async fn run(file: &Path, payload: Option<&Path>) -> anyhow::Result<ExitCode
     };
     for step in st.store.steps(&exec.id).await? {
         let port = step.port.map(|p| format!(" → {p}")).unwrap_or_default();
-        println!("{:<24} {:<10}{port}", step.node_id, step.status.as_str());
+        let label = if step.scope.is_empty() {
+            step.node_id.clone()
+        } else {
+            format!("{}.{}", step.scope, step.node_id)
+        };
+        println!("{label:<24} {:<10}{port}", step.status.as_str());
         if let Some(out) = &step.output {
             println!("    output: {}", serde_json::to_string(out)?);
         }

@@ -159,6 +159,8 @@ pub fn validate(
         }
     }
 
+    check_bodies(doc, catalog, &index, &mut problems);
+
     if let Some(cycle) = find_cycle(doc) {
         problems.push(Problem::new(
             "edges",
@@ -178,6 +180,50 @@ pub fn validate(
         }
     }
     problems
+}
+
+/// Loop bodies: their nodes exist, belong to one loop, are not triggers, and are connected only
+/// among themselves.
+fn check_bodies(
+    doc: &WorkflowDocument,
+    catalog: &dyn Catalog,
+    index: &HashMap<&str, usize>,
+    problems: &mut Vec<Problem>,
+) {
+    let mut owner: HashMap<String, &str> = HashMap::new();
+    for (i, node) in doc.nodes.iter().enumerate() {
+        let body = catalog.body(node);
+        for member in &body {
+            let path = format!("nodes[{i}].params.nodes");
+            match index.get(member.as_str()).map(|&j| &doc.nodes[j]) {
+                None => problems.push(Problem::new(path, format!("there is no node `{member}`"))),
+                Some(m) if m.is_trigger() => problems.push(Problem::new(
+                    path,
+                    format!("the trigger `{member}` cannot run inside a loop"),
+                )),
+                Some(m) if m.id == node.id => {
+                    problems.push(Problem::new(path, "a loop cannot contain itself"))
+                }
+                Some(_) => {
+                    if let Some(other) = owner.insert(member.clone(), &node.id) {
+                        problems.push(Problem::new(
+                            path,
+                            format!("`{member}` is in the body of `{other}` already"),
+                        ));
+                    }
+                }
+            }
+        }
+        for (j, edge) in doc.edges.iter().enumerate() {
+            let (from_in, to_in) = (body.contains(&edge.from), body.contains(&edge.to));
+            if from_in != to_in {
+                problems.push(Problem::new(
+                    format!("edges[{j}]"),
+                    format!("`{}` → `{}` crosses the body of loop `{}`: a loop body is connected only among itself", edge.from, edge.to, node.id),
+                ));
+            }
+        }
+    }
 }
 
 fn list_ports(p: &PortSet) -> String {

@@ -49,6 +49,10 @@ pub struct Descriptor {
     pub error_port: bool,
     /// Whether repeating the node after an unknown outcome is harmless.
     pub idempotent: bool,
+    /// Ports that, left on while no edge is connected to them, fail the step with the message
+    /// (an approval that times out with no `timed_out` edge fails with "approval timed out").
+    #[serde(skip)]
+    pub unconnected_fails: &'static [(&'static str, &'static str)],
 }
 
 impl Descriptor {
@@ -67,6 +71,7 @@ impl Descriptor {
             dynamic_ports: false,
             error_port: true,
             idempotent: true,
+            unconnected_fails: &[],
         }
     }
 }

@@ -62,7 +62,9 @@ impl Vault {
                 }
                 let mut key = [0u8; 32];
                 rand::thread_rng().fill_bytes(&mut key);
-                std::fs::create_dir_all(data_dir).map_err(|e| VaultError::Key(format!("cannot create {}: {e}", data_dir.display())))?;
+                std::fs::create_dir_all(data_dir).map_err(|e| {
+                    VaultError::Key(format!("cannot create {}: {e}", data_dir.display()))
+                })?;
                 write_private(&path, B64.encode(key).as_bytes()).map_err(|e| {
                     VaultError::Key(format!("cannot write {}: {e}", path.display()))
                 })?;
