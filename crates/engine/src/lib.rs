@@ -163,9 +163,35 @@ impl Engine {
             let engine = self.clone();
             tokio::spawn(async move { engine.dispatch_loop().await })
         };
+        let listener = {
+            let engine = self.clone();
+            tokio::spawn(async move { engine.listen_for_work().await })
+        };
         shutdown.await;
         heartbeat.abort();
         dispatcher.abort();
+        listener.abort();
+    }
+
+    /// On PostgreSQL, wakes the dispatcher when another process announces work (a decision).
+    async fn listen_for_work(self: Arc<Self>) {
+        let mut listener = match self.store.work_listener().await {
+            Ok(Some(l)) => l,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for work notifications; polling only");
+                return;
+            }
+        };
+        loop {
+            match listener.recv().await {
+                Ok(_) => self.work.notify_one(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "work notifications interrupted; reconnecting");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
     }
 
     async fn dispatch_loop(self: Arc<Self>) {

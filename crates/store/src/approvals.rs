@@ -178,6 +178,7 @@ impl Store {
         comment: Option<String>,
     ) -> Result<Decided, StoreError> {
         let (id, status) = (id.to_string(), status.to_string());
+        let backend = self.backend;
         self.write(move |c| {
             Box::pin(async move {
                 let now = now_ms();
@@ -195,6 +196,7 @@ impl Store {
                     Some(row) => {
                         let a = approval_row(&row)?;
                         sqlx::query("UPDATE executions SET wake_at = $2 WHERE id = $1 AND status = 'waiting'").bind(a.execution_id.clone()).bind(now).execute(&mut *c).await?;
+                        Store::announce(backend, c).await?;
                         Ok(Decided::Recorded(a))
                     }
                     None => {

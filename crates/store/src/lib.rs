@@ -38,7 +38,11 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     writer: Arc<writer::Writer>,
+    url: Arc<str>,
 }
+
+/// The PostgreSQL channel on which commits that create work announce it.
+pub const WORK_CHANNEL: &str = "flowgate_work";
 
 impl Store {
     /// Opens (creating if needed) the database at `url` and applies migrations.
@@ -99,6 +103,7 @@ impl Store {
             pool,
             backend,
             writer: Arc::new(writer),
+            url: url.into(),
         })
     }
 
@@ -117,6 +122,31 @@ impl Store {
         F: for<'c> FnOnce(&'c mut AnyConnection) -> WriteFuture<'c, T> + Send + 'static,
     {
         self.writer.submit(f).await
+    }
+
+    /// A PostgreSQL listener on [`WORK_CHANNEL`], so idle processes wake when another process
+    /// creates or wakes work; `None` on SQLite (one process, woken in memory).
+    pub async fn work_listener(&self) -> Result<Option<sqlx::postgres::PgListener>, StoreError> {
+        if self.backend != Backend::Postgres {
+            return Ok(None);
+        }
+        let mut listener = sqlx::postgres::PgListener::connect(&self.url).await?;
+        listener.listen(WORK_CHANNEL).await?;
+        Ok(Some(listener))
+    }
+
+    /// Announces new work to other processes when the surrounding transaction commits.
+    pub(crate) async fn announce(
+        backend: Backend,
+        c: &mut sqlx::AnyConnection,
+    ) -> Result<(), StoreError> {
+        if backend == Backend::Postgres {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(WORK_CHANNEL)
+                .execute(c)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Whether the database answers (readiness).

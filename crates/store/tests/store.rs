@@ -12,17 +12,29 @@ async fn stores() -> Vec<(String, Store, Option<tempfile::TempDir>)> {
     let mut out = Vec::new();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    out.push(("sqlite".to_string(), Store::open(&url).await.unwrap(), Some(dir)));
+    out.push((
+        "sqlite".to_string(),
+        Store::open(&url).await.unwrap(),
+        Some(dir),
+    ));
     if let Ok(admin) = std::env::var("FLOWGATE_TEST_POSTGRES_URL") {
         let name = format!("t_{}", uuid_simple());
         sqlx::any::install_default_drivers();
-        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await.unwrap();
-        sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+            .await
+            .unwrap();
+        sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+            .await
+            .unwrap();
         let url = match admin.rfind('/') {
             Some(i) => format!("{}/{name}", &admin[..i]),
             None => panic!("FLOWGATE_TEST_POSTGRES_URL needs a database path"),
         };
-        out.push(("postgres".to_string(), Store::open(&url).await.unwrap(), None));
+        out.push((
+            "postgres".to_string(),
+            Store::open(&url).await.unwrap(),
+            None,
+        ));
     }
     out
 }
@@ -70,33 +82,101 @@ fn step(exec: &str, node: &str, status: StepStatus) -> StepRow {
 }
 
 fn commit(exec: &str, owner: &str, steps: Vec<StepRow>, status: ExecStatus) -> Commit {
-    Commit { execution_id: exec.into(), owner: owner.into(), steps, status, error: None, wake_at: None, lease_until: now_ms() + 30_000, approval: None }
+    Commit {
+        execution_id: exec.into(),
+        owner: owner.into(),
+        steps,
+        status,
+        error: None,
+        wake_at: None,
+        lease_until: now_ms() + 30_000,
+        approval: None,
+    }
 }
 
 #[tokio::test]
 async fn claims_are_exclusive_and_leases_fence_commits() {
     for (backend, store, _dir) in stores().await {
         let e = execution("org", "wf");
-        let created = store.create_execution(NewExecution { execution: e.clone(), steps: vec![], dedup_key: None, lease: None }).await.unwrap();
+        let created = store
+            .create_execution(NewExecution {
+                execution: e.clone(),
+                steps: vec![],
+                dedup_key: None,
+                lease: None,
+            })
+            .await
+            .unwrap();
         assert_eq!(created, Created::New, "{backend}");
         let now = now_ms();
         let a = store.claim("a", now, now + 30_000, 10).await.unwrap();
         let b = store.claim("b", now, now + 30_000, 10).await.unwrap();
         assert_eq!(a.len(), 1, "{backend}: a claims the queued execution");
         assert!(b.is_empty(), "{backend}: b cannot claim a leased execution");
-        assert!(!store.commit(commit(&e.id, "b", vec![step(&e.id, "n", StepStatus::Succeeded)], ExecStatus::Running)).await.unwrap(), "{backend}: b is fenced");
-        assert!(store.steps(&e.id).await.unwrap().is_empty(), "{backend}: a fenced commit writes nothing");
+        assert!(
+            !store
+                .commit(commit(
+                    &e.id,
+                    "b",
+                    vec![step(&e.id, "n", StepStatus::Succeeded)],
+                    ExecStatus::Running
+                ))
+                .await
+                .unwrap(),
+            "{backend}: b is fenced"
+        );
+        assert!(
+            store.steps(&e.id).await.unwrap().is_empty(),
+            "{backend}: a fenced commit writes nothing"
+        );
         // The lease expires (a's process died): b takes over and a is fenced from then on.
         let later = now + 31_000;
-        assert_eq!(store.claim("b", later, later + 30_000, 10).await.unwrap().len(), 1, "{backend}");
-        assert!(!store.commit(commit(&e.id, "a", vec![step(&e.id, "n", StepStatus::Succeeded)], ExecStatus::Running)).await.unwrap(), "{backend}");
-        assert!(store.commit(commit(&e.id, "b", vec![step(&e.id, "n", StepStatus::Succeeded)], ExecStatus::Succeeded)).await.unwrap(), "{backend}");
+        assert_eq!(
+            store
+                .claim("b", later, later + 30_000, 10)
+                .await
+                .unwrap()
+                .len(),
+            1,
+            "{backend}"
+        );
+        assert!(
+            !store
+                .commit(commit(
+                    &e.id,
+                    "a",
+                    vec![step(&e.id, "n", StepStatus::Succeeded)],
+                    ExecStatus::Running
+                ))
+                .await
+                .unwrap(),
+            "{backend}"
+        );
+        assert!(
+            store
+                .commit(commit(
+                    &e.id,
+                    "b",
+                    vec![step(&e.id, "n", StepStatus::Succeeded)],
+                    ExecStatus::Succeeded
+                ))
+                .await
+                .unwrap(),
+            "{backend}"
+        );
         let got = store.execution("org", &e.id).await.unwrap().unwrap();
         assert_eq!(got.status, ExecStatus::Succeeded, "{backend}");
         assert!(got.finished_at.is_some(), "{backend}");
         assert_eq!(store.steps(&e.id).await.unwrap().len(), 1, "{backend}");
         // Finished executions are not claimed again.
-        assert!(store.claim("c", later + 60_000, later + 90_000, 10).await.unwrap().is_empty(), "{backend}");
+        assert!(
+            store
+                .claim("c", later + 60_000, later + 90_000, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{backend}"
+        );
     }
 }
 
@@ -105,9 +185,25 @@ async fn dedup_keys_make_repeated_deliveries_no_ops() {
     for (backend, store, _dir) in stores().await {
         let first = execution("org", "wf");
         let id = first.id.clone();
-        let new = |e: ExecutionRow| NewExecution { execution: e, steps: vec![], dedup_key: Some("sns:msg-1".into()), lease: None };
-        assert_eq!(store.create_execution(new(first)).await.unwrap(), Created::New, "{backend}");
-        assert_eq!(store.create_execution(new(execution("org", "wf"))).await.unwrap(), Created::Duplicate(id), "{backend}");
+        let new = |e: ExecutionRow| NewExecution {
+            execution: e,
+            steps: vec![],
+            dedup_key: Some("sns:msg-1".into()),
+            lease: None,
+        };
+        assert_eq!(
+            store.create_execution(new(first)).await.unwrap(),
+            Created::New,
+            "{backend}"
+        );
+        assert_eq!(
+            store
+                .create_execution(new(execution("org", "wf")))
+                .await
+                .unwrap(),
+            Created::Duplicate(id),
+            "{backend}"
+        );
     }
 }
 
@@ -115,21 +211,57 @@ async fn dedup_keys_make_repeated_deliveries_no_ops() {
 async fn waiting_executions_are_claimed_when_due_and_cancel_fences_the_worker() {
     for (backend, store, _dir) in stores().await {
         let e = execution("org", "wf");
-        store.create_execution(NewExecution { execution: e.clone(), steps: vec![], dedup_key: None, lease: Some(("w".into(), now_ms() + 30_000)) }).await.unwrap();
-        let mut c = commit(&e.id, "w", vec![step(&e.id, "wait", StepStatus::Waiting)], ExecStatus::Waiting);
+        store
+            .create_execution(NewExecution {
+                execution: e.clone(),
+                steps: vec![],
+                dedup_key: None,
+                lease: Some(("w".into(), now_ms() + 30_000)),
+            })
+            .await
+            .unwrap();
+        let mut c = commit(
+            &e.id,
+            "w",
+            vec![step(&e.id, "wait", StepStatus::Waiting)],
+            ExecStatus::Waiting,
+        );
         let due = now_ms() + 60_000;
         c.wake_at = Some(due);
         assert!(store.commit(c).await.unwrap(), "{backend}");
-        assert!(store.claim("x", now_ms(), now_ms() + 30_000, 10).await.unwrap().is_empty(), "{backend}: not due yet");
+        assert!(
+            store
+                .claim("x", now_ms(), now_ms() + 30_000, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{backend}: not due yet"
+        );
         let claimed = store.claim("x", due, due + 30_000, 10).await.unwrap();
         assert_eq!(claimed.len(), 1, "{backend}: due");
         assert_eq!(claimed[0].status, ExecStatus::Running, "{backend}");
         let cancelled = store.cancel_execution("org", &e.id).await.unwrap();
         assert_eq!(cancelled.status, ExecStatus::Cancelled, "{backend}");
-        assert!(!store.commit(commit(&e.id, "x", vec![], ExecStatus::Succeeded)).await.unwrap(), "{backend}: cancel fences the worker");
-        assert_eq!(store.steps(&e.id).await.unwrap()[0].status, StepStatus::Cancelled, "{backend}");
-        assert!(store.cancel_execution("org", &e.id).await.is_err(), "{backend}: cancelling twice is a conflict");
-        assert!(store.cancel_execution("other-org", &e.id).await.is_err(), "{backend}: other organizations cannot cancel it");
+        assert!(
+            !store
+                .commit(commit(&e.id, "x", vec![], ExecStatus::Succeeded))
+                .await
+                .unwrap(),
+            "{backend}: cancel fences the worker"
+        );
+        assert_eq!(
+            store.steps(&e.id).await.unwrap()[0].status,
+            StepStatus::Cancelled,
+            "{backend}"
+        );
+        assert!(
+            store.cancel_execution("org", &e.id).await.is_err(),
+            "{backend}: cancelling twice is a conflict"
+        );
+        assert!(
+            store.cancel_execution("other-org", &e.id).await.is_err(),
+            "{backend}: other organizations cannot cancel it"
+        );
     }
 }
 
@@ -138,23 +270,84 @@ async fn lists_paginate_and_filter_within_the_organization() {
     for (backend, store, _dir) in stores().await {
         for i in 0..5 {
             let mut e = execution("org", if i % 2 == 0 { "even" } else { "odd" });
-            e.status = if i == 4 { ExecStatus::Failed } else { ExecStatus::Succeeded };
-            store.create_execution(NewExecution { execution: e, steps: vec![], dedup_key: None, lease: None }).await.unwrap();
+            e.status = if i == 4 {
+                ExecStatus::Failed
+            } else {
+                ExecStatus::Succeeded
+            };
+            store
+                .create_execution(NewExecution {
+                    execution: e,
+                    steps: vec![],
+                    dedup_key: None,
+                    lease: None,
+                })
+                .await
+                .unwrap();
         }
-        store.create_execution(NewExecution { execution: execution("other", "even"), steps: vec![], dedup_key: None, lease: None }).await.unwrap();
+        store
+            .create_execution(NewExecution {
+                execution: execution("other", "even"),
+                steps: vec![],
+                dedup_key: None,
+                lease: None,
+            })
+            .await
+            .unwrap();
         let all = ExecutionFilter::default();
         let p1 = store.list_executions("org", &all, 2, None).await.unwrap();
         assert_eq!(p1.items.len(), 2, "{backend}");
-        let p2 = store.list_executions("org", &all, 2, p1.next_cursor.as_deref()).await.unwrap();
-        let p3 = store.list_executions("org", &all, 2, p2.next_cursor.as_deref()).await.unwrap();
+        let p2 = store
+            .list_executions("org", &all, 2, p1.next_cursor.as_deref())
+            .await
+            .unwrap();
+        let p3 = store
+            .list_executions("org", &all, 2, p2.next_cursor.as_deref())
+            .await
+            .unwrap();
         assert_eq!(p3.items.len(), 1, "{backend}");
         assert!(p3.next_cursor.is_none(), "{backend}");
-        let even = ExecutionFilter { workflow_id: Some("even".into()), ..Default::default() };
-        assert_eq!(store.list_executions("org", &even, 50, None).await.unwrap().items.len(), 3, "{backend}");
-        let failed = ExecutionFilter { status: Some(ExecStatus::Failed), ..Default::default() };
-        assert_eq!(store.list_executions("org", &failed, 50, None).await.unwrap().items.len(), 1, "{backend}");
-        let future = ExecutionFilter { since: Some(now_ms() + 60_000), ..Default::default() };
-        assert!(store.list_executions("org", &future, 50, None).await.unwrap().items.is_empty(), "{backend}");
+        let even = ExecutionFilter {
+            workflow_id: Some("even".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            store
+                .list_executions("org", &even, 50, None)
+                .await
+                .unwrap()
+                .items
+                .len(),
+            3,
+            "{backend}"
+        );
+        let failed = ExecutionFilter {
+            status: Some(ExecStatus::Failed),
+            ..Default::default()
+        };
+        assert_eq!(
+            store
+                .list_executions("org", &failed, 50, None)
+                .await
+                .unwrap()
+                .items
+                .len(),
+            1,
+            "{backend}"
+        );
+        let future = ExecutionFilter {
+            since: Some(now_ms() + 60_000),
+            ..Default::default()
+        };
+        assert!(
+            store
+                .list_executions("org", &future, 50, None)
+                .await
+                .unwrap()
+                .items
+                .is_empty(),
+            "{backend}"
+        );
     }
 }
 
@@ -163,14 +356,42 @@ async fn retention_purges_only_finished_executions() {
     for (backend, store, _dir) in stores().await {
         let done = execution("org", "wf");
         let open = execution("org", "wf");
-        store.create_execution(NewExecution { execution: done.clone(), steps: vec![step(&done.id, "n", StepStatus::Succeeded)], dedup_key: None, lease: Some(("w".into(), now_ms() + 30_000)) }).await.unwrap();
-        store.create_execution(NewExecution { execution: open.clone(), steps: vec![], dedup_key: None, lease: None }).await.unwrap();
-        assert!(store.commit(commit(&done.id, "w", vec![], ExecStatus::Succeeded)).await.unwrap(), "{backend}");
+        store
+            .create_execution(NewExecution {
+                execution: done.clone(),
+                steps: vec![step(&done.id, "n", StepStatus::Succeeded)],
+                dedup_key: None,
+                lease: Some(("w".into(), now_ms() + 30_000)),
+            })
+            .await
+            .unwrap();
+        store
+            .create_execution(NewExecution {
+                execution: open.clone(),
+                steps: vec![],
+                dedup_key: None,
+                lease: None,
+            })
+            .await
+            .unwrap();
+        assert!(
+            store
+                .commit(commit(&done.id, "w", vec![], ExecStatus::Succeeded))
+                .await
+                .unwrap(),
+            "{backend}"
+        );
         let purged = store.purge_finished(now_ms() + 1_000, 100).await.unwrap();
         assert_eq!(purged, 1, "{backend}");
-        assert!(store.execution("org", &done.id).await.unwrap().is_none(), "{backend}");
+        assert!(
+            store.execution("org", &done.id).await.unwrap().is_none(),
+            "{backend}"
+        );
         assert!(store.steps(&done.id).await.unwrap().is_empty(), "{backend}");
-        assert!(store.execution("org", &open.id).await.unwrap().is_some(), "{backend}: unfinished executions stay");
+        assert!(
+            store.execution("org", &open.id).await.unwrap().is_some(),
+            "{backend}: unfinished executions stay"
+        );
         store.reclaim_space().await.unwrap();
     }
 }
@@ -181,12 +402,24 @@ async fn the_group_commit_serves_many_concurrent_writers() {
         let mut tasks = Vec::new();
         for _ in 0..200 {
             let store = store.clone();
-            tasks.push(tokio::spawn(async move { store.create_execution(NewExecution { execution: execution("org", "wf"), steps: vec![], dedup_key: None, lease: None }).await }));
+            tasks.push(tokio::spawn(async move {
+                store
+                    .create_execution(NewExecution {
+                        execution: execution("org", "wf"),
+                        steps: vec![],
+                        dedup_key: None,
+                        lease: None,
+                    })
+                    .await
+            }));
         }
         for t in tasks {
             assert_eq!(t.await.unwrap().unwrap(), Created::New, "{backend}");
         }
-        let page = store.list_executions("org", &ExecutionFilter::default(), 500, None).await.unwrap();
+        let page = store
+            .list_executions("org", &ExecutionFilter::default(), 500, None)
+            .await
+            .unwrap();
         assert_eq!(page.items.len(), 200, "{backend}");
     }
 }
