@@ -233,9 +233,23 @@ impl Engine {
             let Ok(_permit) = self.permits.clone().acquire_owned().await else {
                 return;
             };
-            let id = exec.id.clone();
-            if let Err(e) = self.run_execution(exec, steps).await {
-                tracing::warn!(execution = %id, error = %e, "execution interrupted; it resumes when its lease expires");
+            // A database outage interrupts a run: try again (from the committed steps) until it
+            // ends or another process has taken the execution over (then commits are fenced).
+            let mut steps = steps;
+            let mut delay = Duration::from_millis(250);
+            loop {
+                match self.clone().run_execution(exec.clone(), steps.take()).await {
+                    Ok(()) => break,
+                    Err(EngineError::Invalid(e)) => {
+                        tracing::error!(execution = %exec.id, error = %e, "execution cannot run");
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(execution = %exec.id, error = %e, retry_in_ms = delay.as_millis() as u64, "execution interrupted; retrying");
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(15));
+                    }
+                }
             }
         });
     }
