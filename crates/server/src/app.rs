@@ -179,6 +179,10 @@ pub async fn start(
         public_url: public_url.clone(),
         allow_private_networks: settings.allow_private_networks.unwrap_or(false),
     });
+    let mut engine_config = options.engine;
+    if let Some(secs) = settings.lease_seconds {
+        engine_config.lease = Duration::from_secs(secs.max(1));
+    }
     let registry = Arc::new(Registry::builtin());
     let templates = Arc::new(Templates::new());
     let metrics = Arc::new(Metrics::new());
@@ -188,7 +192,7 @@ pub async fn start(
             registry.clone(),
             templates.clone(),
             services,
-            options.engine,
+            engine_config,
         )
         .with_observer(metrics.clone()),
     );

@@ -24,6 +24,8 @@ pub struct Settings {
     pub slack_oauth_base_url: Option<String>,
     pub sns_endpoint: Option<String>,
     pub log_json: Option<bool>,
+    /// Seconds a claim on an execution lasts without a heartbeat (PostgreSQL takeover time).
+    pub lease_seconds: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +85,7 @@ impl Settings {
             slack_oauth_base_url => "FLOWGATE_SLACK_OAUTH_BASE_URL": string,
             sns_endpoint => "FLOWGATE_SNS_ENDPOINT": string,
             log_json => "FLOWGATE_LOG_JSON": bool,
+            lease_seconds => "FLOWGATE_LEASE_SECONDS": parsed,
         );
         Ok(s)
     }
