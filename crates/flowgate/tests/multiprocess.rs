@@ -1,0 +1,261 @@
+//! Several `flowgate serve` processes on one PostgreSQL share the work and survive faults: one is
+//! SIGKILLed and restarted mid-stream, another SIGSTOPped for longer than a lease and resumed.
+//! Every execution that got a 202 must finish exactly once, with no step recorded twice.
+//! Needs `FLOWGATE_TEST_POSTGRES_URL` (scripts/test.sh starts a server); skipped without it.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const ADMIN: &str = "multiprocess-admin-token";
+const MASTER_KEY: &str = "q83vEjV1Plq3j9qLO8DTnOb2n3c5Vq4J0V0eX1yqVJ4=";
+const LEASE_SECONDS: u64 = 3;
+
+struct Proc {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn(db: &str, port: u16, dir: &tempfile::TempDir) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_flowgate"))
+        .arg("serve")
+        .env("FLOWGATE_DATABASE_URL", db)
+        .env("FLOWGATE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("FLOWGATE_DATA_DIR", dir.path())
+        .env("FLOWGATE_ADMIN_TOKEN", ADMIN)
+        .env("FLOWGATE_MASTER_KEY", MASTER_KEY)
+        .env("FLOWGATE_LEASE_SECONDS", LEASE_SECONDS.to_string())
+        .env("FLOWGATE_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start flowgate serve")
+}
+
+async fn wait_healthy(http: &reqwest::Client, port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if http
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("flowgate on port {port} did not become ready");
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {sig} failed");
+}
+
+async fn fresh_database(admin_url: &str) -> String {
+    sqlx::any::install_default_drivers();
+    let name = format!("mp_{}", std::process::id());
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(admin_url)
+        .await
+        .unwrap();
+    let _ = sqlx::Executor::execute(
+        &mut conn,
+        format!("DROP DATABASE IF EXISTS {name}").as_str(),
+    )
+    .await;
+    sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    format!("{}/{name}", &admin_url[..admin_url.rfind('/').unwrap()])
+}
+
+const WORKFLOW: &str = r#"
+name: Shared work
+description: four steps, run by whichever process holds the execution
+nodes:
+  - {id: trigger_1, type: trigger.webhook, params: {api_key: load}}
+  - {id: pick, type: core.jsonpath, params: {json_object: "{{ trigger_1.output }}", json_path: "$.n"}}
+  - {id: build, type: core.transform, params: {value: {n: "{{ pick.output }}", text: "item {{ pick.output }}"}}}
+  - {id: stop_1, type: core.stop}
+edges:
+  - {from: trigger_1, to: pick}
+  - {from: pick, to: build}
+  - {from: build, to: stop_1}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_processes_share_work_through_kills_and_pauses() {
+    let Ok(admin_url) = std::env::var("FLOWGATE_TEST_POSTGRES_URL") else {
+        eprintln!(
+            "FLOWGATE_TEST_POSTGRES_URL is not set: skipping the multi-process PostgreSQL test"
+        );
+        return;
+    };
+    let db = fresh_database(&admin_url).await;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let mut procs: Vec<Proc> = (0..3)
+        .map(|_| {
+            let dir = tempfile::tempdir().unwrap();
+            let port = free_port();
+            Proc {
+                child: spawn(&db, port, &dir),
+                port,
+                dir,
+            }
+        })
+        .collect();
+    for p in &procs {
+        wait_healthy(&http, p.port).await;
+    }
+    let base = format!("http://127.0.0.1:{}", procs[0].port);
+    let key: Value = http
+        .post(format!("{base}/api/v1/api-keys"))
+        .bearer_auth(ADMIN)
+        .json(&json!({"name": "load"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = key["key"].as_str().unwrap().to_string();
+    let wf: Value = http
+        .post(format!("{base}/api/v1/workflows"))
+        .bearer_auth(ADMIN)
+        .header("content-type", "application/yaml")
+        .body(WORKFLOW)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let wf = wf["id"].as_str().unwrap().to_string();
+
+    let total = 240;
+    let mut accepted = Vec::new();
+    let mut stopped_at: Option<Instant> = None;
+    for i in 0..total {
+        if i == total / 3 {
+            procs[1].child.kill().unwrap();
+            procs[1].child.wait().unwrap();
+            procs[1].child = spawn(&db, procs[1].port, &procs[1].dir);
+            wait_healthy(&http, procs[1].port).await;
+        }
+        if i == total / 2 {
+            signal(&procs[2].child, "-STOP");
+            stopped_at = Some(Instant::now());
+        }
+        if stopped_at.is_some_and(|t| t.elapsed() > Duration::from_secs(LEASE_SECONDS * 2)) {
+            signal(&procs[2].child, "-CONT");
+            stopped_at = None;
+        }
+        let target = if stopped_at.is_some() {
+            procs[i % 2].port
+        } else {
+            procs[i % 3].port
+        };
+        let res = http
+            .post(format!("http://127.0.0.1:{target}/webhooks/{wf}"))
+            .header("x-api-key", &key)
+            .json(&json!({"n": i}))
+            .send()
+            .await;
+        if let Ok(r) = res {
+            if r.status() == 202 {
+                let body: Value = r.json().await.unwrap();
+                accepted.push(body["execution_id"].as_str().unwrap().to_string());
+            }
+        }
+        if stopped_at.is_some() {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    }
+    if stopped_at.is_some() {
+        signal(&procs[2].child, "-CONT");
+    }
+    assert!(
+        accepted.len() > total * 9 / 10,
+        "most webhooks are accepted: {} of {total}",
+        accepted.len()
+    );
+
+    // Every accepted execution finishes exactly once, whichever process ran it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut unfinished = accepted.clone();
+    while !unfinished.is_empty() && Instant::now() < deadline {
+        let mut still = Vec::new();
+        for id in unfinished {
+            let e: Value = http
+                .get(format!("{base}/api/v1/executions/{id}"))
+                .bearer_auth(ADMIN)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if e["status"] != "stopped" {
+                still.push(id);
+                continue;
+            }
+            let steps = e["steps"].as_array().unwrap();
+            let mut nodes: Vec<&str> = steps
+                .iter()
+                .map(|s| s["node_id"].as_str().unwrap())
+                .collect();
+            nodes.sort();
+            assert_eq!(
+                nodes,
+                vec!["build", "pick", "stop_1", "trigger_1"],
+                "each step once in {id}: {e}"
+            );
+            assert!(steps.iter().all(|s| s["status"] == "succeeded"), "{e}");
+        }
+        unfinished = still;
+        if !unfinished.is_empty() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    assert!(
+        unfinished.is_empty(),
+        "{} executions did not finish: {:?}",
+        unfinished.len(),
+        &unfinished[..unfinished.len().min(5)]
+    );
+    let list: Value = http
+        .get(format!("{base}/api/v1/executions?limit=500&status=running"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        list["items"].as_array().unwrap().is_empty(),
+        "nothing is left running"
+    );
+    for p in &mut procs {
+        let _ = p.child.kill();
+        let _ = p.child.wait();
+    }
+}
