@@ -25,6 +25,7 @@ impl Registry {
         r.add(Typed::new(core::transform::Transform));
         r.add(Typed::new(core::stop::Stop));
         r.add(Typed::new(core::stop::Fail));
+        r.add(Typed::new(crate::spot::ElastigroupAws));
         r
     }
 
