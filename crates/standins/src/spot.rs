@@ -90,12 +90,21 @@ impl Drop for SpotStandin {
 impl SpotStandin {
     /// Starts a stand-in on 127.0.0.1 with a random port that accepts `token`.
     pub async fn start(token: &str) -> Self {
-        let state: Shared = Arc::new(Mutex::new(Inner { token: token.to_string(), ..Inner::default() }));
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let state: Shared = Arc::new(Mutex::new(Inner {
+            token: token.to_string(),
+            ..Inner::default()
+        }));
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
         let app = Router::new().fallback(handle).with_state(state.clone());
         let task = tokio::spawn(async move {
-            let _ = axum::serve(KillListener(listener), app.into_make_service_with_connect_info::<Conn>()).await;
+            let _ = axum::serve(
+                KillListener(listener),
+                app.into_make_service_with_connect_info::<Conn>(),
+            )
+            .await;
         });
         Self { state, addr, task }
     }
@@ -111,13 +120,18 @@ impl SpotStandin {
 
     /// Adds an account; the first one added is the organization's default.
     pub fn add_account(&self, account_id: &str, name: &str) {
-        self.lock().accounts.push((account_id.to_string(), name.to_string()));
+        self.lock()
+            .accounts
+            .push((account_id.to_string(), name.to_string()));
     }
 
     /// Adds a group with `capacity.target` running instances to an existing account.
     pub fn add_group(&self, account_id: &str, group_id: &str, name: &str, capacity: Capacity) {
         let mut st = self.lock();
-        assert!(st.accounts.iter().any(|(a, _)| a == account_id), "add account {account_id} before its groups");
+        assert!(
+            st.accounts.iter().any(|(a, _)| a == account_id),
+            "add account {account_id} before its groups"
+        );
         let body = json!({
             "id": group_id, "name": name, "description": "", "region": "us-west-2",
             "capacity": {"minimum": capacity.minimum, "maximum": capacity.maximum, "target": capacity.target, "unit": "instance"},
@@ -125,8 +139,17 @@ impl SpotStandin {
             "compute": {"product": "Linux/UNIX", "instanceTypes": {"ondemand": "c5.large", "spot": ["c5.large", "m5.large"]}},
             "createdAt": "2024-01-01T00:00:00.000Z", "updatedAt": "2024-01-01T00:00:00.000Z",
         });
-        let instances = (0..capacity.target).map(|_| new_instance(&mut st)).collect();
-        st.groups.insert(group_id.to_string(), Group { account_id: account_id.to_string(), body, instances });
+        let instances = (0..capacity.target)
+            .map(|_| new_instance(&mut st))
+            .collect();
+        st.groups.insert(
+            group_id.to_string(),
+            Group {
+                account_id: account_id.to_string(),
+                body,
+                instances,
+            },
+        );
     }
 
     /// The group as the API would return it, if it exists.
@@ -136,7 +159,10 @@ impl SpotStandin {
 
     /// The group's capacity, if it exists.
     pub fn capacity(&self, group_id: &str) -> Option<Capacity> {
-        self.lock().groups.get(group_id).map(|g| capacity_of(&g.body))
+        self.lock()
+            .groups
+            .get(group_id)
+            .map(|g| capacity_of(&g.body))
     }
 
     /// Answers the next `times` requests to `path` (any method) with `fault`.
@@ -153,7 +179,11 @@ impl SpotStandin {
 
     /// How many `method` requests reached `path`.
     pub fn count(&self, method: &str, path: &str) -> usize {
-        self.lock().requests.iter().filter(|r| r.method == method && r.path == path).count()
+        self.lock()
+            .requests
+            .iter()
+            .filter(|r| r.method == method && r.path == path)
+            .count()
     }
 }
 
@@ -164,7 +194,11 @@ fn new_instance(st: &mut Inner) -> String {
 
 fn capacity_of(group: &Value) -> Capacity {
     let n = |k: &str| group["capacity"][k].as_u64().unwrap_or(0);
-    Capacity { minimum: n("minimum"), maximum: n("maximum"), target: n("target") }
+    Capacity {
+        minimum: n("minimum"),
+        maximum: n("maximum"),
+        target: n("target"),
+    }
 }
 
 /// What one request is answered with.
@@ -177,23 +211,47 @@ struct Answer {
 
 impl Answer {
     fn ok(kind: &'static str, items: Vec<Value>) -> Self {
-        Self { status: StatusCode::OK, kind: Some(kind), items: Some(items), errors: Vec::new() }
+        Self {
+            status: StatusCode::OK,
+            kind: Some(kind),
+            items: Some(items),
+            errors: Vec::new(),
+        }
     }
 
     fn empty() -> Self {
-        Self { status: StatusCode::OK, kind: None, items: None, errors: Vec::new() }
+        Self {
+            status: StatusCode::OK,
+            kind: None,
+            items: None,
+            errors: Vec::new(),
+        }
     }
 
     fn error(status: StatusCode, code: &str, message: &str) -> Self {
-        Self { status, kind: None, items: None, errors: vec![json!({"code": code, "message": message})] }
+        Self {
+            status,
+            kind: None,
+            items: None,
+            errors: vec![json!({"code": code, "message": message})],
+        }
     }
 
     fn invalid(field: &str, message: &str) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, kind: None, items: None, errors: vec![json!({"code": "ValidationError", "message": message, "field": field})] }
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            kind: None,
+            items: None,
+            errors: vec![json!({"code": "ValidationError", "message": message, "field": field})],
+        }
     }
 
     fn no_group() -> Self {
-        Self::error(StatusCode::BAD_REQUEST, "GROUP_DOESNT_EXIST", "Group doesn't exist")
+        Self::error(
+            StatusCode::BAD_REQUEST,
+            "GROUP_DOESNT_EXIST",
+            "Group doesn't exist",
+        )
     }
 
     fn render(self, method: &Method, url: &str) -> Response {
@@ -227,18 +285,47 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let path = uri.path().to_string();
-    let url = uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| path.clone());
-    let body_json = if body.is_empty() { None } else { Some(serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))) };
+    let url = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| path.clone());
+    let body_json = if body.is_empty() {
+        None
+    } else {
+        Some(
+            serde_json::from_slice(&body)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned())),
+        )
+    };
 
     let (fault, answer) = {
         let mut st = state.lock().expect("stand-in state poisoned");
-        let authorized = headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(format!("Bearer {}", st.token).as_str());
-        st.requests.push(Recorded { method: method.to_string(), path: path.clone(), query: query.clone(), body: body_json.clone(), authorized });
+        let authorized = headers.get("authorization").and_then(|v| v.to_str().ok())
+            == Some(format!("Bearer {}", st.token).as_str());
+        st.requests.push(Recorded {
+            method: method.to_string(),
+            path: path.clone(),
+            query: query.clone(),
+            body: body_json.clone(),
+            authorized,
+        });
         let fault = st.faults.get_mut(&path).and_then(VecDeque::pop_front);
         let answer = match &fault {
-            Some(Fault::RateLimited { .. }) => Answer::error(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT_EXCEEDED", "Too many requests"),
-            Some(Fault::ServerError) => Answer::error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_SERVER_ERROR", "Internal server error"),
-            _ if !authorized => Answer::error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Invalid or expired token"),
+            Some(Fault::RateLimited { .. }) => Answer::error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMIT_EXCEEDED",
+                "Too many requests",
+            ),
+            Some(Fault::ServerError) => Answer::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_SERVER_ERROR",
+                "Internal server error",
+            ),
+            _ if !authorized => Answer::error(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHORIZED",
+                "Invalid or expired token",
+            ),
             _ => route(&mut st, &method, &path, &query, body_json.as_ref()),
         };
         (fault, answer)
@@ -250,31 +337,60 @@ async fn handle(
     }
     let mut response = answer.render(&method, &url);
     if let Some(Fault::RateLimited { retry_after_secs }) = fault {
-        response.headers_mut().insert("retry-after", HeaderValue::from(retry_after_secs));
+        response
+            .headers_mut()
+            .insert("retry-after", HeaderValue::from(retry_after_secs));
     }
     response
 }
 
-fn route(st: &mut Inner, method: &Method, path: &str, query: &BTreeMap<String, String>, body: Option<&Value>) -> Answer {
+fn route(
+    st: &mut Inner,
+    method: &Method,
+    path: &str,
+    query: &BTreeMap<String, String>,
+    body: Option<&Value>,
+) -> Answer {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     if segments == ["setup", "account"] && method == Method::GET {
         let items = st.accounts.iter().map(|(id, name)| json!({"accountId": id, "organizationId": "606079861123", "name": name, "providerExternalId": "123456789"})).collect();
         return Answer::ok("spotinst:setup:account", items);
     }
     if segments.len() < 3 || segments[..3] != ["aws", "ec2", "group"] {
-        return Answer::error(StatusCode::NOT_FOUND, "NOT_FOUND", &format!("No route for {method} {path}"));
+        return Answer::error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            &format!("No route for {method} {path}"),
+        );
     }
     let account = match query.get("accountId") {
         Some(a) if st.accounts.iter().any(|(id, _)| id == a) => a.clone(),
-        Some(_) => return Answer::error(StatusCode::BAD_REQUEST, "Account_DOESNT_EXIST", "Account doesn't exist"),
+        Some(_) => {
+            return Answer::error(
+                StatusCode::BAD_REQUEST,
+                "Account_DOESNT_EXIST",
+                "Account doesn't exist",
+            )
+        }
         None => match st.accounts.first() {
             Some((a, _)) => a.clone(),
-            None => return Answer::error(StatusCode::BAD_REQUEST, "Account_DOESNT_EXIST", "The organization has no account"),
+            None => {
+                return Answer::error(
+                    StatusCode::BAD_REQUEST,
+                    "Account_DOESNT_EXIST",
+                    "The organization has no account",
+                )
+            }
         },
     };
     match (method.clone(), &segments[3..]) {
         (Method::GET, []) => {
-            let items = st.groups.values().filter(|g| g.account_id == account).map(|g| g.body.clone()).collect();
+            let items = st
+                .groups
+                .values()
+                .filter(|g| g.account_id == account)
+                .map(|g| g.body.clone())
+                .collect();
             Answer::ok("spotinst:aws:ec2:group", items)
         }
         (Method::GET, [id]) => match st.groups.get(*id).filter(|g| g.account_id == account) {
@@ -289,29 +405,52 @@ fn route(st: &mut Inner, method: &Method, path: &str, query: &BTreeMap<String, S
             _ => Answer::no_group(),
         },
         (Method::PUT, [id, "capacity"]) => update_capacity(st, &account, id, body),
-        (Method::PUT, [id, "scale", direction @ ("up" | "down")]) => scale(st, &account, id, direction, query),
-        _ => Answer::error(StatusCode::NOT_FOUND, "NOT_FOUND", &format!("No route for {method} {path}")),
+        (Method::PUT, [id, "scale", direction @ ("up" | "down")]) => {
+            scale(st, &account, id, direction, query)
+        }
+        _ => Answer::error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            &format!("No route for {method} {path}"),
+        ),
     }
 }
 
 fn update_capacity(st: &mut Inner, account: &str, id: &str, body: Option<&Value>) -> Answer {
-    let Some(requested) = body.and_then(|b| b.get("capacity")).and_then(Value::as_object) else {
+    let Some(requested) = body
+        .and_then(|b| b.get("capacity"))
+        .and_then(Value::as_object)
+    else {
         return Answer::invalid("body:capacity", "capacity is required");
     };
     let mut next_instance = st.next_instance;
-    let Some(group) = st.groups.get_mut(id).filter(|g| g.account_id == account) else { return Answer::no_group() };
+    let Some(group) = st.groups.get_mut(id).filter(|g| g.account_id == account) else {
+        return Answer::no_group();
+    };
     let mut cap = capacity_of(&group.body);
-    for (key, slot) in [("minimum", &mut cap.minimum), ("maximum", &mut cap.maximum), ("target", &mut cap.target)] {
+    for (key, slot) in [
+        ("minimum", &mut cap.minimum),
+        ("maximum", &mut cap.maximum),
+        ("target", &mut cap.target),
+    ] {
         match requested.get(key) {
             None | Some(Value::Null) => {}
             Some(v) => match v.as_u64() {
                 Some(n) => *slot = n,
-                None => return Answer::invalid(&format!("body:capacity.{key}"), &format!("{key} must be a non-negative integer")),
+                None => {
+                    return Answer::invalid(
+                        &format!("body:capacity.{key}"),
+                        &format!("{key} must be a non-negative integer"),
+                    )
+                }
             },
         }
     }
     if cap.minimum > cap.target || cap.target > cap.maximum {
-        return Answer::invalid("body:capacity", "capacity must satisfy minimum <= target <= maximum");
+        return Answer::invalid(
+            "body:capacity",
+            "capacity must satisfy minimum <= target <= maximum",
+        );
     }
     group.body["capacity"] = json!({"minimum": cap.minimum, "maximum": cap.maximum, "target": cap.target, "unit": "instance"});
     while (group.instances.len() as u64) < cap.target {
@@ -319,19 +458,30 @@ fn update_capacity(st: &mut Inner, account: &str, id: &str, body: Option<&Value>
         group.instances.push(format!("i-{next_instance:017x}"));
     }
     group.instances.truncate(cap.target as usize);
-    let item = json!({"capacity": {"minimum": cap.minimum, "maximum": cap.maximum, "target": cap.target}});
+    let item =
+        json!({"capacity": {"minimum": cap.minimum, "maximum": cap.maximum, "target": cap.target}});
     st.next_instance = next_instance;
     Answer::ok("spotinst:aws:ec2:group:capacity", vec![item])
 }
 
-fn scale(st: &mut Inner, account: &str, id: &str, direction: &str, query: &BTreeMap<String, String>) -> Answer {
+fn scale(
+    st: &mut Inner,
+    account: &str,
+    id: &str,
+    direction: &str,
+    query: &BTreeMap<String, String>,
+) -> Answer {
     let adjustment = match query.get("adjustment").map(|a| a.parse::<u64>()) {
         None => 1,
         Some(Ok(n)) if n > 0 => n,
-        Some(_) => return Answer::invalid("query:adjustment", "adjustment must be a positive integer"),
+        Some(_) => {
+            return Answer::invalid("query:adjustment", "adjustment must be a positive integer")
+        }
     };
     let mut next_instance = st.next_instance;
-    let Some(group) = st.groups.get_mut(id).filter(|g| g.account_id == account) else { return Answer::no_group() };
+    let Some(group) = st.groups.get_mut(id).filter(|g| g.account_id == account) else {
+        return Answer::no_group();
+    };
     let cap = capacity_of(&group.body);
     let item = if direction == "up" {
         let target = (cap.target + adjustment).min(cap.maximum);
@@ -378,13 +528,21 @@ impl Listener for KillListener {
         loop {
             if let Ok((stream, _)) = self.0.accept().await {
                 let killed = Arc::new(AtomicBool::new(false));
-                return (KillIo { inner: stream, killed: killed.clone() }, Conn { killed });
+                return (
+                    KillIo {
+                        inner: stream,
+                        killed: killed.clone(),
+                    },
+                    Conn { killed },
+                );
             }
         }
     }
 
     fn local_addr(&self) -> io::Result<Conn> {
-        self.0.local_addr().map(|_| Conn { killed: Arc::new(AtomicBool::new(false)) })
+        self.0.local_addr().map(|_| Conn {
+            killed: Arc::new(AtomicBool::new(false)),
+        })
     }
 }
 
@@ -395,7 +553,11 @@ struct KillIo {
 }
 
 impl AsyncRead for KillIo {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         if self.killed.load(Ordering::SeqCst) {
             return Poll::Ready(Ok(()));
         }
@@ -404,9 +566,16 @@ impl AsyncRead for KillIo {
 }
 
 impl AsyncWrite for KillIo {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         if self.killed.load(Ordering::SeqCst) {
-            return Poll::Ready(Err(io::Error::new(io::ErrorKind::ConnectionReset, "connection dropped by the stand-in")));
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                "connection dropped by the stand-in",
+            )));
         }
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }

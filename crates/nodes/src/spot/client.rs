@@ -30,7 +30,12 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { max_attempts: 3, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(2), max_retry_after: Duration::from_secs(10) }
+        Self {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(2),
+            max_retry_after: Duration::from_secs(10),
+        }
     }
 }
 
@@ -109,9 +114,11 @@ impl From<SpotError> for NodeError {
     fn from(e: SpotError) -> Self {
         let message = e.to_string();
         match e {
-            SpotError::Api(a) if a.status == 429 || a.status >= 500 => {
-                NodeError { message, retryable: true, retry_after_ms: a.retry_after.map(|d| d.as_millis() as u64) }
-            }
+            SpotError::Api(a) if a.status == 429 || a.status >= 500 => NodeError {
+                message,
+                retryable: true,
+                retry_after_ms: a.retry_after.map(|d| d.as_millis() as u64),
+            },
             SpotError::NotSent { .. } | SpotError::NoAnswer { .. } => NodeError::retryable(message),
             _ => NodeError::new(message),
         }
@@ -131,7 +138,11 @@ pub struct SpotClient {
 
 impl fmt::Debug for SpotClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SpotClient").field("base_url", &self.base_url).field("account_id", &self.account_id).field("token", &"***").finish()
+        f.debug_struct("SpotClient")
+            .field("base_url", &self.base_url)
+            .field("account_id", &self.account_id)
+            .field("token", &"***")
+            .finish()
     }
 }
 
@@ -149,20 +160,44 @@ impl SpotClient {
 
     /// From a `spot` integration: `secrets.token`, `config.base_url` (default
     /// [`DEFAULT_BASE_URL`]), `config.default_account_id` and `config.timeout_seconds` (default 30).
-    pub fn from_integration(http: reqwest::Client, config: &Value, secrets: &BTreeMap<String, String>) -> Result<Self, SpotError> {
-        let token = secrets.get("token").filter(|t| !t.trim().is_empty()).ok_or_else(|| SpotError::Config("the Spot integration has no `token` secret: add the programmatic access token".into()))?;
+    pub fn from_integration(
+        http: reqwest::Client,
+        config: &Value,
+        secrets: &BTreeMap<String, String>,
+    ) -> Result<Self, SpotError> {
+        let token = secrets
+            .get("token")
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| {
+                SpotError::Config(
+                    "the Spot integration has no `token` secret: add the programmatic access token"
+                        .into(),
+                )
+            })?;
         let base_url = match config.get("base_url") {
             None | Some(Value::Null) => DEFAULT_BASE_URL,
             Some(Value::String(s)) if s.trim().is_empty() => DEFAULT_BASE_URL,
             Some(Value::String(s)) => s.trim(),
-            Some(other) => return Err(SpotError::Config(format!("the Spot integration's `base_url` must be a URL string, not {other}"))),
+            Some(other) => {
+                return Err(SpotError::Config(format!(
+                    "the Spot integration's `base_url` must be a URL string, not {other}"
+                )))
+            }
         };
         match url::Url::parse(base_url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-            _ => return Err(SpotError::Config(format!("the Spot integration's `base_url` `{base_url}` is not an http(s) URL"))),
+            _ => {
+                return Err(SpotError::Config(format!(
+                    "the Spot integration's `base_url` `{base_url}` is not an http(s) URL"
+                )))
+            }
         }
         let mut client = Self::new(http, base_url, token);
-        if let Some(account) = config.get("default_account_id").and_then(Value::as_str).filter(|a| !a.trim().is_empty()) {
+        if let Some(account) = config
+            .get("default_account_id")
+            .and_then(Value::as_str)
+            .filter(|a| !a.trim().is_empty())
+        {
             client.account_id = Some(account.trim().to_string());
         }
         match config.get("timeout_seconds") {
@@ -198,48 +233,130 @@ impl SpotClient {
 
     /// `GET /setup/account`: the accounts of the token's organization (no `accountId` sent).
     pub async fn accounts(&self) -> Result<SpotResponse, SpotError> {
-        self.call(Method::GET, "/setup/account".into(), Vec::new(), None, false, Safety::Repeatable).await
+        self.call(
+            Method::GET,
+            "/setup/account".into(),
+            Vec::new(),
+            None,
+            false,
+            Safety::Repeatable,
+        )
+        .await
     }
 
     /// `GET /aws/ec2/group`
     pub async fn list_groups(&self) -> Result<SpotResponse, SpotError> {
-        self.call(Method::GET, "/aws/ec2/group".into(), Vec::new(), None, true, Safety::Repeatable).await
+        self.call(
+            Method::GET,
+            "/aws/ec2/group".into(),
+            Vec::new(),
+            None,
+            true,
+            Safety::Repeatable,
+        )
+        .await
     }
 
     /// `GET /aws/ec2/group/{id}`
     pub async fn get_group(&self, group_id: &str) -> Result<SpotResponse, SpotError> {
-        self.call(Method::GET, group_path(group_id, ""), Vec::new(), None, true, Safety::Repeatable).await
+        self.call(
+            Method::GET,
+            group_path(group_id, ""),
+            Vec::new(),
+            None,
+            true,
+            Safety::Repeatable,
+        )
+        .await
     }
 
     /// `PUT /aws/ec2/group/{id}/scale/up?adjustment=N`: not repeatable.
-    pub async fn scale_up(&self, group_id: &str, adjustment: u64) -> Result<SpotResponse, SpotError> {
-        self.call(Method::PUT, group_path(group_id, "/scale/up"), vec![("adjustment", adjustment.to_string())], None, true, Safety::Once).await
+    pub async fn scale_up(
+        &self,
+        group_id: &str,
+        adjustment: u64,
+    ) -> Result<SpotResponse, SpotError> {
+        self.call(
+            Method::PUT,
+            group_path(group_id, "/scale/up"),
+            vec![("adjustment", adjustment.to_string())],
+            None,
+            true,
+            Safety::Once,
+        )
+        .await
     }
 
     /// `PUT /aws/ec2/group/{id}/scale/down?adjustment=N`: not repeatable.
-    pub async fn scale_down(&self, group_id: &str, adjustment: u64) -> Result<SpotResponse, SpotError> {
-        self.call(Method::PUT, group_path(group_id, "/scale/down"), vec![("adjustment", adjustment.to_string())], None, true, Safety::Once).await
+    pub async fn scale_down(
+        &self,
+        group_id: &str,
+        adjustment: u64,
+    ) -> Result<SpotResponse, SpotError> {
+        self.call(
+            Method::PUT,
+            group_path(group_id, "/scale/down"),
+            vec![("adjustment", adjustment.to_string())],
+            None,
+            true,
+            Safety::Once,
+        )
+        .await
     }
 
     /// `PUT /aws/ec2/group/{id}/capacity` with the values given; absolute, so repeatable.
-    pub async fn update_capacity(&self, group_id: &str, minimum: Option<u64>, maximum: Option<u64>, target: Option<u64>) -> Result<SpotResponse, SpotError> {
+    pub async fn update_capacity(
+        &self,
+        group_id: &str,
+        minimum: Option<u64>,
+        maximum: Option<u64>,
+        target: Option<u64>,
+    ) -> Result<SpotResponse, SpotError> {
         let mut capacity = serde_json::Map::new();
-        for (key, value) in [("minimum", minimum), ("maximum", maximum), ("target", target)] {
+        for (key, value) in [
+            ("minimum", minimum),
+            ("maximum", maximum),
+            ("target", target),
+        ] {
             if let Some(v) = value {
                 capacity.insert(key.into(), json!(v));
             }
         }
         let body = json!({ "capacity": capacity });
-        self.call(Method::PUT, group_path(group_id, "/capacity"), Vec::new(), Some(body), true, Safety::Repeatable).await
+        self.call(
+            Method::PUT,
+            group_path(group_id, "/capacity"),
+            Vec::new(),
+            Some(body),
+            true,
+            Safety::Repeatable,
+        )
+        .await
     }
 
     /// `DELETE /aws/ec2/group/{id}`: treated as not repeatable (a repeat after an unknown outcome
     /// would answer GROUP_DOESNT_EXIST and hide what happened).
     pub async fn delete_group(&self, group_id: &str) -> Result<SpotResponse, SpotError> {
-        self.call(Method::DELETE, group_path(group_id, ""), Vec::new(), None, true, Safety::Once).await
+        self.call(
+            Method::DELETE,
+            group_path(group_id, ""),
+            Vec::new(),
+            None,
+            true,
+            Safety::Once,
+        )
+        .await
     }
 
-    async fn call(&self, method: Method, path: String, query: Vec<(&str, String)>, body: Option<Value>, with_account: bool, safety: Safety) -> Result<SpotResponse, SpotError> {
+    async fn call(
+        &self,
+        method: Method,
+        path: String,
+        query: Vec<(&str, String)>,
+        body: Option<Value>,
+        with_account: bool,
+        safety: Safety,
+    ) -> Result<SpotResponse, SpotError> {
         let call = format!("{method} {path}");
         let mut query = query;
         if with_account {
@@ -249,16 +366,30 @@ impl SpotClient {
         }
         let mut attempt = 1;
         loop {
-            let err = match self.once(&call, &method, &path, &query, body.as_ref()).await {
+            let err = match self
+                .once(&call, &method, &path, &query, body.as_ref())
+                .await
+            {
                 Ok(response) => return Ok(response),
                 Err(e) => e,
             };
             let wait = match (&err, safety) {
                 (SpotError::Api(a), _) if a.status == 429 => a.retry_after,
                 (SpotError::Api(a), Safety::Repeatable) if a.status >= 500 => a.retry_after,
-                (SpotError::Api(a), Safety::Once) if a.status >= 500 => return Err(SpotError::OutcomeUnknown { call, reason: format!("the answer was an error: {a}") }),
-                (SpotError::NotSent { .. }, _) | (SpotError::NoAnswer { .. }, Safety::Repeatable) => None,
-                (SpotError::NoAnswer { reason, .. }, Safety::Once) => return Err(SpotError::OutcomeUnknown { call, reason: reason.clone() }),
+                (SpotError::Api(a), Safety::Once) if a.status >= 500 => {
+                    return Err(SpotError::OutcomeUnknown {
+                        call,
+                        reason: format!("the answer was an error: {a}"),
+                    })
+                }
+                (SpotError::NotSent { .. }, _)
+                | (SpotError::NoAnswer { .. }, Safety::Repeatable) => None,
+                (SpotError::NoAnswer { reason, .. }, Safety::Once) => {
+                    return Err(SpotError::OutcomeUnknown {
+                        call,
+                        reason: reason.clone(),
+                    })
+                }
                 _ => return Err(err),
             };
             if attempt >= self.retry.max_attempts {
@@ -276,12 +407,26 @@ impl SpotClient {
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
-        let base = self.retry.base_delay.saturating_mul(1 << (attempt - 1).min(16)).min(self.retry.max_delay);
-        let jitter = std::collections::hash_map::RandomState::new().build_hasher().finish() % 1000;
+        let base = self
+            .retry
+            .base_delay
+            .saturating_mul(1 << (attempt - 1).min(16))
+            .min(self.retry.max_delay);
+        let jitter = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+            % 1000;
         base.mul_f64(0.5 + jitter as f64 / 1000.0)
     }
 
-    async fn once(&self, call: &str, method: &Method, path: &str, query: &[(&str, String)], body: Option<&Value>) -> Result<SpotResponse, SpotError> {
+    async fn once(
+        &self,
+        call: &str,
+        method: &Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Result<SpotResponse, SpotError> {
         let mut request = self
             .http
             .request(method.clone(), format!("{}{path}", self.base_url))
@@ -296,8 +441,16 @@ impl SpotClient {
         }
         let response = request.send().await.map_err(|e| self.transport(call, e))?;
         let status = response.status();
-        let retry_after = response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs);
-        let bytes = response.bytes().await.map_err(|e| self.transport(call, e))?;
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport(call, e))?;
         parse_envelope(status, &bytes, retry_after)
     }
 
@@ -307,12 +460,24 @@ impl SpotClient {
             return SpotError::Config(format!("cannot build the request {call}: {}", chain(&e)));
         }
         if e.is_connect() {
-            return SpotError::NotSent { call, reason: format!("{} ({})", chain(&e), self.base_url) };
+            return SpotError::NotSent {
+                call,
+                reason: format!("{} ({})", chain(&e), self.base_url),
+            };
         }
         if e.is_timeout() {
-            return SpotError::NoAnswer { call, reason: format!("no answer within {:?}", self.timeout) };
+            return SpotError::NoAnswer {
+                call,
+                reason: format!("no answer within {:?}", self.timeout),
+            };
         }
-        SpotError::NoAnswer { call, reason: format!("the connection failed before an answer arrived ({})", chain(&e)) }
+        SpotError::NoAnswer {
+            call,
+            reason: format!(
+                "the connection failed before an answer arrived ({})",
+                chain(&e)
+            ),
+        }
     }
 }
 
@@ -351,38 +516,95 @@ fn snippet(bytes: &[u8]) -> String {
 }
 
 /// Reads Spot's envelope: only HTTP 200 is success; errors come from `response.errors[]`.
-pub fn parse_envelope(status: StatusCode, bytes: &[u8], retry_after: Option<Duration>) -> Result<SpotResponse, SpotError> {
+pub fn parse_envelope(
+    status: StatusCode,
+    bytes: &[u8],
+    retry_after: Option<Duration>,
+) -> Result<SpotResponse, SpotError> {
     let doc: Option<Value> = serde_json::from_slice(bytes).ok();
-    let request_id = doc.as_ref().and_then(|d| d.pointer("/request/id")).and_then(Value::as_str).map(String::from);
-    let response = doc.as_ref().and_then(|d| d.get("response")).filter(|r| r.is_object());
+    let request_id = doc
+        .as_ref()
+        .and_then(|d| d.pointer("/request/id"))
+        .and_then(Value::as_str)
+        .map(String::from);
+    let response = doc
+        .as_ref()
+        .and_then(|d| d.get("response"))
+        .filter(|r| r.is_object());
     if status == StatusCode::OK {
         let Some(response) = response else {
-            return Err(SpotError::Api(ApiError { status: 200, code: None, message: format!("HTTP 200 with a body that is not Spot's JSON envelope: {}", snippet(bytes)), field: None, request_id, retry_after: None }));
+            return Err(SpotError::Api(ApiError {
+                status: 200,
+                code: None,
+                message: format!(
+                    "HTTP 200 with a body that is not Spot's JSON envelope: {}",
+                    snippet(bytes)
+                ),
+                field: None,
+                request_id,
+                retry_after: None,
+            }));
         };
         let items = match response.get("items") {
             Some(Value::Array(items)) => items.clone(),
             _ => Vec::new(),
         };
-        let kind = response.get("kind").and_then(Value::as_str).map(String::from);
-        return Ok(SpotResponse { request_id, kind, items });
+        let kind = response
+            .get("kind")
+            .and_then(Value::as_str)
+            .map(String::from);
+        return Ok(SpotResponse {
+            request_id,
+            kind,
+            items,
+        });
     }
-    let errors: Vec<&Value> = response.and_then(|r| r.get("errors")).and_then(Value::as_array).map(|e| e.iter().collect()).unwrap_or_default();
-    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(String::from);
+    let errors: Vec<&Value> = response
+        .and_then(|r| r.get("errors"))
+        .and_then(Value::as_array)
+        .map(|e| e.iter().collect())
+        .unwrap_or_default();
+    let text = |v: &Value, k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+    };
     let (code, message, field) = match errors.first() {
         Some(first) => {
             let mut message = text(first, "message").unwrap_or_else(|| "no message".into());
             for more in &errors[1..] {
-                message.push_str(&format!("; {}: {}", text(more, "code").unwrap_or_default(), text(more, "message").unwrap_or_default()));
+                message.push_str(&format!(
+                    "; {}: {}",
+                    text(more, "code").unwrap_or_default(),
+                    text(more, "message").unwrap_or_default()
+                ));
             }
             (text(first, "code"), message, text(first, "field"))
         }
         None => {
-            let reason = response.and_then(|r| r.pointer("/status/message")).and_then(Value::as_str).map(String::from).or_else(|| status.canonical_reason().map(String::from)).unwrap_or_default();
-            let message = if doc.is_some() { reason } else { format!("{reason}, body {}", snippet(bytes)) };
+            let reason = response
+                .and_then(|r| r.pointer("/status/message"))
+                .and_then(Value::as_str)
+                .map(String::from)
+                .or_else(|| status.canonical_reason().map(String::from))
+                .unwrap_or_default();
+            let message = if doc.is_some() {
+                reason
+            } else {
+                format!("{reason}, body {}", snippet(bytes))
+            };
             (None, message, None)
         }
     };
-    Err(SpotError::Api(ApiError { status: status.as_u16(), code, message, field, request_id, retry_after }))
+    Err(SpotError::Api(ApiError {
+        status: status.as_u16(),
+        code,
+        message,
+        field,
+        request_id,
+        retry_after,
+    }))
 }
 
 #[cfg(test)]
@@ -394,15 +616,26 @@ mod tests {
         let body = br#"{"request":{"id":"3b750eff-1","url":"/aws/ec2/group/sig-nope","method":"GET","timestamp":"x"},
             "response":{"status":{"code":400,"message":"Bad Request"},"errors":[{"code":"GROUP_DOESNT_EXIST","message":"Group doesn't exist"}]}}"#;
         let err = parse_envelope(StatusCode::BAD_REQUEST, body, None).unwrap_err();
-        assert_eq!(err.to_string(), "Spot says GROUP_DOESNT_EXIST: Group doesn't exist (HTTP 400, request 3b750eff-1)");
+        assert_eq!(
+            err.to_string(),
+            "Spot says GROUP_DOESNT_EXIST: Group doesn't exist (HTTP 400, request 3b750eff-1)"
+        );
         let node: NodeError = err.into();
         assert!(!node.retryable);
     }
 
     #[test]
     fn non_json_errors_keep_the_status_and_a_snippet() {
-        let err = parse_envelope(StatusCode::BAD_GATEWAY, b"<html>bad gateway</html>", Some(Duration::from_secs(2))).unwrap_err();
-        assert_eq!(err.to_string(), "Spot answered: Bad Gateway, body `<html>bad gateway</html>` (HTTP 502)");
+        let err = parse_envelope(
+            StatusCode::BAD_GATEWAY,
+            b"<html>bad gateway</html>",
+            Some(Duration::from_secs(2)),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Spot answered: Bad Gateway, body `<html>bad gateway</html>` (HTTP 502)"
+        );
         let node: NodeError = err.into();
         assert!(node.retryable);
         assert_eq!(node.retry_after_ms, Some(2000));

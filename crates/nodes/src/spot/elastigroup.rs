@@ -68,7 +68,9 @@ impl Count {
             Value::String(s) => s.trim().parse::<u64>().map(Some).map_err(|_| bad()),
             Value::Number(n) => match (n.as_u64(), n.as_f64()) {
                 (Some(v), _) => Ok(Some(v)),
-                (None, Some(f)) if f >= 0.0 && f.fract() == 0.0 && f < u64::MAX as f64 => Ok(Some(f as u64)),
+                (None, Some(f)) if f >= 0.0 && f.fract() == 0.0 && f < u64::MAX as f64 => {
+                    Ok(Some(f as u64))
+                }
                 _ => Err(bad()),
             },
             _ => Err(bad()),
@@ -113,6 +115,7 @@ pub struct ElastigroupParams {
     pub adjustment: Option<Count>,
     /// The capacity `update_capacity` sets.
     #[serde(default)]
+    #[schemars(with = "CapacityParams")]
     pub capacity: Option<CapacityParams>,
 }
 
@@ -151,27 +154,50 @@ fn check_params(p: &ElastigroupParams) -> Vec<Problem> {
     let mut problems = Vec::new();
     let op = p.operation.name();
     if p.integration.trim().is_empty() {
-        problems.push(Problem::new("integration", "name the `spot` integration to use"));
+        problems.push(Problem::new(
+            "integration",
+            "name the `spot` integration to use",
+        ));
     }
     if let Some(account) = given(&p.account_id).filter(|a| !has_template(a)) {
         if !account_id_re().is_match(account) {
-            problems.push(Problem::new("account_id", format!("`{account}` is not a Spot account id; they look like `act-1a2b3c4d`")));
+            problems.push(Problem::new(
+                "account_id",
+                format!("`{account}` is not a Spot account id; they look like `act-1a2b3c4d`"),
+            ));
         }
     }
     if p.operation != Operation::ListElastigroups {
         match given(&p.group_id) {
-            None => problems.push(Problem::new("group_id", format!("`{op}` needs the Elastigroup's id (`sig-…`)"))),
+            None => problems.push(Problem::new(
+                "group_id",
+                format!("`{op}` needs the Elastigroup's id (`sig-…`)"),
+            )),
             Some(id) if !has_template(id) && !group_id_re().is_match(id) => {
-                problems.push(Problem::new("group_id", format!("`{id}` is not an Elastigroup id; they look like `sig-1a2b3c4d`")))
+                problems.push(Problem::new(
+                    "group_id",
+                    format!("`{id}` is not an Elastigroup id; they look like `sig-1a2b3c4d`"),
+                ))
             }
             Some(_) => {}
         }
     }
     if matches!(p.operation, Operation::ScaleUp | Operation::ScaleDown) {
         match p.adjustment.as_ref().map(Count::whole) {
-            None => problems.push(Problem::new("adjustment", format!("`{op}` needs an adjustment: how many instances to {}", if op == "scale_up" { "add" } else { "remove" }))),
-            Some(Err(e)) => problems.push(Problem::new("adjustment", format!("the adjustment {e}"))),
-            Some(Ok(Some(0))) => problems.push(Problem::new("adjustment", "the adjustment must be at least 1")),
+            None => problems.push(Problem::new(
+                "adjustment",
+                format!(
+                    "`{op}` needs an adjustment: how many instances to {}",
+                    if op == "scale_up" { "add" } else { "remove" }
+                ),
+            )),
+            Some(Err(e)) => {
+                problems.push(Problem::new("adjustment", format!("the adjustment {e}")))
+            }
+            Some(Ok(Some(0))) => problems.push(Problem::new(
+                "adjustment",
+                "the adjustment must be at least 1",
+            )),
             Some(Ok(_)) => {}
         }
     }
@@ -183,33 +209,63 @@ fn check_params(p: &ElastigroupParams) -> Vec<Problem> {
 
 fn check_capacity(capacity: Option<&CapacityParams>, problems: &mut Vec<Problem>) {
     let Some(c) = capacity else {
-        problems.push(Problem::new("capacity", "`update_capacity` needs a capacity: minimum, maximum and/or target"));
+        problems.push(Problem::new(
+            "capacity",
+            "`update_capacity` needs a capacity: minimum, maximum and/or target",
+        ));
         return;
     };
     if c.minimum.is_none() && c.maximum.is_none() && c.target.is_none() {
-        problems.push(Problem::new("capacity", "give at least one of minimum, maximum and target"));
+        problems.push(Problem::new(
+            "capacity",
+            "give at least one of minimum, maximum and target",
+        ));
         return;
     }
     let mut value = |name: &str, count: &Option<Count>| match count.as_ref().map(Count::whole) {
         Some(Ok(v)) => v,
         Some(Err(e)) => {
-            problems.push(Problem::new(format!("capacity.{name}"), format!("the {name} {e}")));
+            problems.push(Problem::new(
+                format!("capacity.{name}"),
+                format!("the {name} {e}"),
+            ));
             None
         }
         None => None,
     };
-    let (min, max, target) = (value("minimum", &c.minimum), value("maximum", &c.maximum), value("target", &c.target));
-    let order = [("minimum", min, "target", target), ("target", target, "maximum", max), ("minimum", min, "maximum", max)];
-    if let Some((a, Some(x), b, Some(y))) = order.into_iter().find(|(_, x, _, y)| matches!((x, y), (Some(x), Some(y)) if x > y)) {
-        problems.push(Problem::new("capacity", format!("the {a} ({x}) is above the {b} ({y}); Spot needs minimum ≤ target ≤ maximum")));
+    let (min, max, target) = (
+        value("minimum", &c.minimum),
+        value("maximum", &c.maximum),
+        value("target", &c.target),
+    );
+    let order = [
+        ("minimum", min, "target", target),
+        ("target", target, "maximum", max),
+        ("minimum", min, "maximum", max),
+    ];
+    if let Some((a, Some(x), b, Some(y))) = order
+        .into_iter()
+        .find(|(_, x, _, y)| matches!((x, y), (Some(x), Some(y)) if x > y))
+    {
+        problems.push(Problem::new(
+            "capacity",
+            format!("the {a} ({x}) is above the {b} ({y}); Spot needs minimum ≤ target ≤ maximum"),
+        ));
     }
 }
 
 /// A value `check` has already accepted, at run time (references rendered).
 fn number(count: &Option<Count>, name: &str) -> Result<Option<u64>, NodeError> {
-    match count.as_ref().map(Count::whole).transpose().map_err(|e| NodeError::new(format!("the {name} {e}")))? {
+    match count
+        .as_ref()
+        .map(Count::whole)
+        .transpose()
+        .map_err(|e| NodeError::new(format!("the {name} {e}")))?
+    {
         Some(Some(n)) => Ok(Some(n)),
-        Some(None) => Err(NodeError::new(format!("the {name} still holds an unrendered reference"))),
+        Some(None) => Err(NodeError::new(format!(
+            "the {name} still holds an unrendered reference"
+        ))),
         None => Ok(None),
     }
 }
@@ -228,20 +284,43 @@ impl TypedNode for ElastigroupAws {
 
     async fn run(&self, ctx: &NodeContext, p: ElastigroupParams) -> Result<Outcome, NodeError> {
         let integration = ctx.integration(p.integration.trim(), "spot").await?;
-        let mut client = SpotClient::from_integration(ctx.services.http.clone(), &integration.config, &integration.secrets)?;
+        let mut client = SpotClient::from_integration(
+            ctx.services.http.clone(),
+            &integration.config,
+            &integration.secrets,
+        )?;
         if let Some(account) = given(&p.account_id) {
             client = client.with_account(account);
         }
-        let group = || given(&p.group_id).ok_or_else(|| NodeError::new(format!("`{}` needs a group_id", p.operation.name())));
-        let adjustment = || number(&p.adjustment, "adjustment")?.filter(|n| *n > 0).ok_or_else(|| NodeError::new("the adjustment must be a whole number of at least 1"));
+        let group = || {
+            given(&p.group_id)
+                .ok_or_else(|| NodeError::new(format!("`{}` needs a group_id", p.operation.name())))
+        };
+        let adjustment = || {
+            number(&p.adjustment, "adjustment")?
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    NodeError::new("the adjustment must be a whole number of at least 1")
+                })
+        };
         let response = match p.operation {
             Operation::ListElastigroups => client.list_groups().await,
             Operation::GetElastigroup => client.get_group(group()?).await,
             Operation::ScaleUp => client.scale_up(group()?, adjustment()?).await,
             Operation::ScaleDown => client.scale_down(group()?, adjustment()?).await,
             Operation::UpdateCapacity => {
-                let c = p.capacity.as_ref().ok_or_else(|| NodeError::new("`update_capacity` needs a capacity"))?;
-                client.update_capacity(group()?, number(&c.minimum, "minimum")?, number(&c.maximum, "maximum")?, number(&c.target, "target")?).await
+                let c = p
+                    .capacity
+                    .as_ref()
+                    .ok_or_else(|| NodeError::new("`update_capacity` needs a capacity"))?;
+                client
+                    .update_capacity(
+                        group()?,
+                        number(&c.minimum, "minimum")?,
+                        number(&c.maximum, "maximum")?,
+                        number(&c.target, "target")?,
+                    )
+                    .await
             }
             Operation::DeleteElastigroup => client.delete_group(group()?).await,
         }?;

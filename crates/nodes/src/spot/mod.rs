@@ -15,7 +15,11 @@ pub use elastigroup::ElastigroupAws;
 /// Checks a `spot` integration's token with one cheap call (`GET /setup/account`) and returns the
 /// organization's accounts (`[{accountId, name, organizationId, ...}]`). Saving an integration
 /// calls this and refuses a bad token; `GET /integrations/{alias}/accounts` can serve its result.
-pub async fn verify_token(http: &reqwest::Client, config: &Value, secrets: &BTreeMap<String, String>) -> Result<Vec<Value>, NodeError> {
+pub async fn verify_token(
+    http: &reqwest::Client,
+    config: &Value,
+    secrets: &BTreeMap<String, String>,
+) -> Result<Vec<Value>, NodeError> {
     let client = SpotClient::from_integration(http.clone(), config, secrets)?;
     Ok(client.accounts().await?.items)
 }
