@@ -482,8 +482,16 @@ impl SpotClient {
 }
 
 fn group_path(group_id: &str, suffix: &str) -> String {
-    let id: String = url::form_urlencoded::byte_serialize(group_id.as_bytes()).collect();
-    format!("/aws/ec2/group/{id}{suffix}")
+    let mut path = String::from("/aws/ec2/group/");
+    for b in group_id.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            path.push(b as char);
+        } else {
+            path.push_str(&format!("%{b:02X}"));
+        }
+    }
+    path.push_str(suffix);
+    path
 }
 
 /// The error and its sources, without the request URL reqwest puts first.
@@ -639,6 +647,15 @@ mod tests {
         let node: NodeError = err.into();
         assert!(node.retryable);
         assert_eq!(node.retry_after_ms, Some(2000));
+    }
+
+    #[test]
+    fn group_ids_are_escaped_in_paths() {
+        assert_eq!(
+            group_path("sig-12ab", "/scale/up"),
+            "/aws/ec2/group/sig-12ab/scale/up"
+        );
+        assert_eq!(group_path("a/b c", ""), "/aws/ec2/group/a%2Fb%20c");
     }
 
     #[test]
