@@ -26,6 +26,7 @@ impl Registry {
         r.add(Typed::new(core::stop::Stop));
         r.add(Typed::new(core::stop::Fail));
         r.add(Typed::new(core::looping::Loop));
+        r.add(Typed::new(crate::spot::ElastigroupAws));
         r
     }
 
