@@ -5,6 +5,7 @@ pub mod clock;
 pub mod context;
 pub mod core;
 mod registry;
+pub mod slack;
 mod typed;
 
 use async_trait::async_trait;

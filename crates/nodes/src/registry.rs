@@ -25,6 +25,8 @@ impl Registry {
         r.add(Typed::new(core::transform::Transform));
         r.add(Typed::new(core::stop::Stop));
         r.add(Typed::new(core::stop::Fail));
+        r.add(Typed::new(crate::slack::send::SendMessage));
+        r.add(Typed::new(crate::slack::approval::Approval));
         r
     }
 
