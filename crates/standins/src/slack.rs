@@ -56,23 +56,36 @@ pub struct Message {
 impl Message {
     /// Every button element in the message's blocks.
     pub fn buttons(&self) -> Vec<Value> {
-        let blocks = self.blocks.as_ref().and_then(Value::as_array).cloned().unwrap_or_default();
+        let blocks = self
+            .blocks
+            .as_ref()
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         blocks
             .iter()
             .filter(|b| b["type"] == "actions")
             .flat_map(|b| {
                 let block_id = b["block_id"].clone();
-                b["elements"].as_array().cloned().unwrap_or_default().into_iter().filter(|e| e["type"] == "button").map(move |mut e| {
-                    e["block_id"] = block_id.clone();
-                    e
-                })
+                b["elements"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|e| e["type"] == "button")
+                    .map(move |mut e| {
+                        e["block_id"] = block_id.clone();
+                        e
+                    })
             })
             .collect()
     }
 
     /// The button with this `action_id`.
     pub fn button(&self, action_id: &str) -> Option<Value> {
-        self.buttons().into_iter().find(|b| b["action_id"] == action_id)
+        self.buttons()
+            .into_iter()
+            .find(|b| b["action_id"] == action_id)
     }
 }
 
@@ -140,9 +153,17 @@ impl SlackStandin {
     /// Starts a workspace with channels `C0OPS` (#ops, the bot is a member), `C0RANDOM`
     /// (#random, not a member), `G0PRIVATE` (private, member) and `C0ARCHIVED` (archived).
     pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
         let addr = listener.local_addr().expect("local address");
-        let channel = |id: &str, name: &str, is_private, is_archived, is_member| ChannelInfo { id: id.into(), name: name.into(), is_private, is_archived, is_member };
+        let channel = |id: &str, name: &str, is_private, is_archived, is_member| ChannelInfo {
+            id: id.into(),
+            name: name.into(),
+            is_private,
+            is_archived,
+            is_member,
+        };
         let state = Arc::new(Mutex::new(State {
             base_url: format!("http://{addr}"),
             tokens: HashMap::from([(BOT_TOKEN.to_string(), TokenState::Valid)]),
@@ -169,12 +190,17 @@ impl SlackStandin {
             .with_state(state.clone());
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await;
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
         });
-        Self { addr, state, shutdown: Some(tx) }
+        Self {
+            addr,
+            state,
+            shutdown: Some(tx),
+        }
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
@@ -192,12 +218,25 @@ impl SlackStandin {
     }
 
     pub fn add_channel(&self, id: &str, name: &str, is_private: bool, is_member: bool) {
-        self.with(|s| s.channels.push(ChannelInfo { id: id.into(), name: name.into(), is_private, is_archived: false, is_member }));
+        self.with(|s| {
+            s.channels.push(ChannelInfo {
+                id: id.into(),
+                name: name.into(),
+                is_private,
+                is_archived: false,
+                is_member,
+            })
+        });
     }
 
     /// Makes the bot a member of a channel, or removes it.
     pub fn set_member(&self, channel_id: &str, is_member: bool) {
-        self.with(|s| s.channels.iter_mut().filter(|c| c.id == channel_id).for_each(|c| c.is_member = is_member));
+        self.with(|s| {
+            s.channels
+                .iter_mut()
+                .filter(|c| c.id == channel_id)
+                .for_each(|c| c.is_member = is_member)
+        });
     }
 
     /// Accepts another bot token.
@@ -227,7 +266,15 @@ impl SlackStandin {
 
     /// Makes `code` exchangeable once with `oauth.v2.access` (with this `redirect_uri`, if any).
     pub fn add_oauth_code(&self, code: &str, redirect_uri: Option<&str>) {
-        self.with(|s| s.oauth_codes.insert(code.into(), OAuthCode { redirect_uri: redirect_uri.map(str::to_string), used: false }));
+        self.with(|s| {
+            s.oauth_codes.insert(
+                code.into(),
+                OAuthCode {
+                    redirect_uri: redirect_uri.map(str::to_string),
+                    used: false,
+                },
+            )
+        });
     }
 
     /// Every message posted with chat.postMessage, in order, as it was posted.
@@ -252,7 +299,12 @@ impl SlackStandin {
 
     /// The message as it is now (after updates).
     pub fn message(&self, channel: &str, ts: &str) -> Option<Message> {
-        self.with(|s| s.messages.iter().find(|m| m.channel == channel && m.ts == ts).cloned())
+        self.with(|s| {
+            s.messages
+                .iter()
+                .find(|m| m.channel == channel && m.ts == ts)
+                .cloned()
+        })
     }
 
     /// How many times `method` was called (faults included).
@@ -261,7 +313,11 @@ impl SlackStandin {
     }
 
     /// Polls `check` until it holds or `deadline` passes; returns whether it held.
-    pub async fn wait_until(&self, deadline: Duration, check: impl Fn(&SlackStandin) -> bool) -> bool {
+    pub async fn wait_until(
+        &self,
+        deadline: Duration,
+        check: impl Fn(&SlackStandin) -> bool,
+    ) -> bool {
         let until = tokio::time::Instant::now() + deadline;
         loop {
             if check(self) {
@@ -276,14 +332,35 @@ impl SlackStandin {
 
     /// Clicks the button `action_id` of a posted message as `user`: sends the signed
     /// `block_actions` request Slack would send to Flowgate's Request URL `url`.
-    pub async fn click(&self, url: &str, signing_secret: &str, message: &Message, action_id: &str, user: &ClickUser, tamper: Tamper) -> reqwest::Result<reqwest::Response> {
-        let button = message.button(action_id).unwrap_or_else(|| panic!("the message has no `{action_id}` button"));
+    pub async fn click(
+        &self,
+        url: &str,
+        signing_secret: &str,
+        message: &Message,
+        action_id: &str,
+        user: &ClickUser,
+        tamper: Tamper,
+    ) -> reqwest::Result<reqwest::Response> {
+        let button = message
+            .button(action_id)
+            .unwrap_or_else(|| panic!("the message has no `{action_id}` button"));
         let response_url = self.with(|s| {
             let n = s.responses.len() + s.ts_counter as usize;
-            format!("{}/actions/{TEAM_ID}/{n}/{}", s.base_url, uuid::Uuid::new_v4().simple())
+            format!(
+                "{}/actions/{TEAM_ID}/{n}/{}",
+                s.base_url,
+                uuid::Uuid::new_v4().simple()
+            )
         });
         let payload = block_actions_payload(message, &button, user, &response_url);
-        send_interaction(&reqwest::Client::new(), url, signing_secret, &payload, tamper).await
+        send_interaction(
+            &reqwest::Client::new(),
+            url,
+            signing_secret,
+            &payload,
+            tamper,
+        )
+        .await
     }
 }
 

@@ -12,7 +12,10 @@ use axum::Json;
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
-use super::{ChannelInfo, Fault, Message, Shared, State, TokenState, BOT_ID, BOT_USER_ID, CLIENT_ID, CLIENT_SECRET, TEAM_ID, TEAM_NAME};
+use super::{
+    ChannelInfo, Fault, Message, Shared, State, TokenState, BOT_ID, BOT_USER_ID, CLIENT_ID,
+    CLIENT_SECRET, TEAM_ID, TEAM_NAME,
+};
 
 type Answer = Result<Value, Value>;
 
@@ -21,19 +24,31 @@ fn err(code: &str) -> Value {
 }
 
 /// Query string, then a form or JSON body, merged into one argument map.
-fn arguments(headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Result<(Map<String, Value>, bool), Value> {
+fn arguments(
+    headers: &HeaderMap,
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<(Map<String, Value>, bool), Value> {
     let mut args = Map::new();
     for (k, v) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         args.insert(k.into_owned(), Value::String(v.into_owned()));
     }
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let is_json = content_type.starts_with("application/json");
     if is_json {
         let parsed: Value = serde_json::from_slice(body).map_err(|_| err("invalid_json"))?;
-        let Value::Object(obj) = parsed else { return Err(err("json_not_object")) };
+        let Value::Object(obj) = parsed else {
+            return Err(err("json_not_object"));
+        };
         args.extend(obj);
     } else if !body.is_empty() {
-        if !content_type.is_empty() && !content_type.starts_with("application/x-www-form-urlencoded") {
+        if !content_type.is_empty()
+            && !content_type.starts_with("application/x-www-form-urlencoded")
+        {
             return Err(err("invalid_post_type"));
         }
         for (k, v) in url::form_urlencoded::parse(body) {
@@ -45,12 +60,26 @@ fn arguments(headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Result<(M
 
 /// The token: `Authorization: Bearer` first, then a `token` argument (never from a JSON body).
 fn token(headers: &HeaderMap, args: &Map<String, Value>, is_json: bool) -> Option<String> {
-    let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(|t| t.trim().to_string());
-    bearer.or_else(|| if is_json { None } else { args.get("token").and_then(Value::as_str).map(str::to_string) })
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_string());
+    bearer.or_else(|| {
+        if is_json {
+            None
+        } else {
+            args.get("token")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        }
+    })
 }
 
 fn check_token(state: &State, token: Option<String>) -> Result<(), Value> {
-    let token = token.filter(|t| !t.is_empty()).ok_or_else(|| err("not_authed"))?;
+    let token = token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| err("not_authed"))?;
     match state.tokens.get(&token) {
         Some(TokenState::Valid) => Ok(()),
         Some(TokenState::Revoked) => Err(err("token_revoked")),
@@ -59,7 +88,13 @@ fn check_token(state: &State, token: Option<String>) -> Result<(), Value> {
     }
 }
 
-pub(crate) async fn handle(AxState(shared): AxState<Shared>, Path(method): Path<String>, headers: HeaderMap, RawQuery(query): RawQuery, body: Bytes) -> Response {
+pub(crate) async fn handle(
+    AxState(shared): AxState<Shared>,
+    Path(method): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
     let fault = {
         let mut s = shared.lock().expect("stand-in state");
         s.calls.push(method.clone());
@@ -91,7 +126,13 @@ pub(crate) async fn handle(AxState(shared): AxState<Shared>, Path(method): Path<
     }
 }
 
-fn dispatch(s: &mut State, method: &str, headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Answer {
+fn dispatch(
+    s: &mut State,
+    method: &str,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    body: &[u8],
+) -> Answer {
     let (args, is_json) = arguments(headers, query, body)?;
     if method == "oauth.v2.access" {
         return oauth_access(s, headers, &args);
@@ -111,18 +152,25 @@ fn dispatch(s: &mut State, method: &str, headers: &HeaderMap, query: Option<&str
 }
 
 fn str_arg<'a>(args: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
-    args.get(name).and_then(Value::as_str).filter(|s| !s.is_empty())
+    args.get(name)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 /// A channel by id, or by name for the methods that accept one.
 fn find_channel<'a>(s: &'a State, key: &str, by_name: bool) -> Option<&'a ChannelInfo> {
     let name = key.trim_start_matches('#');
-    s.channels.iter().find(|c| c.id == key || (by_name && c.name == name))
+    s.channels
+        .iter()
+        .find(|c| c.id == key || (by_name && c.name == name))
 }
 
 /// A channel the bot may post to.
 fn postable(s: &State, key: Option<&str>, by_name: bool) -> Result<ChannelInfo, Value> {
-    let ch = key.and_then(|k| find_channel(s, k, by_name)).cloned().ok_or_else(|| err("channel_not_found"))?;
+    let ch = key
+        .and_then(|k| find_channel(s, k, by_name))
+        .cloned()
+        .ok_or_else(|| err("channel_not_found"))?;
     if ch.is_archived {
         return Err(err("is_archived"));
     }
@@ -136,10 +184,14 @@ fn postable(s: &State, key: Option<&str>, by_name: bool) -> Result<ChannelInfo, 
 fn blocks(args: &Map<String, Value>) -> Result<Option<Value>, Value> {
     let blocks = match args.get("blocks") {
         None | Some(Value::Null) => return Ok(None),
-        Some(Value::String(s)) => serde_json::from_str::<Value>(s).map_err(|_| err("invalid_blocks_format"))?,
+        Some(Value::String(s)) => {
+            serde_json::from_str::<Value>(s).map_err(|_| err("invalid_blocks_format"))?
+        }
         Some(v) => v.clone(),
     };
-    let list = blocks.as_array().ok_or_else(|| err("invalid_blocks_format"))?;
+    let list = blocks
+        .as_array()
+        .ok_or_else(|| err("invalid_blocks_format"))?;
     if list.len() > 50 {
         return Err(err("invalid_blocks"));
     }
@@ -147,16 +199,28 @@ fn blocks(args: &Map<String, Value>) -> Result<Option<Value>, Value> {
         if !block["type"].is_string() {
             return Err(err("invalid_blocks"));
         }
-        if block["type"] == "section" && block["text"]["text"].as_str().is_some_and(|t| t.chars().count() > 3000) {
+        if block["type"] == "section"
+            && block["text"]["text"]
+                .as_str()
+                .is_some_and(|t| t.chars().count() > 3000)
+        {
             return Err(err("invalid_blocks"));
         }
         if block["type"] == "actions" {
             let mut ids = HashSet::new();
-            for el in block["elements"].as_array().ok_or_else(|| err("invalid_blocks"))? {
+            for el in block["elements"]
+                .as_array()
+                .ok_or_else(|| err("invalid_blocks"))?
+            {
                 if el["type"] == "button" {
-                    let text_ok = el["text"]["type"] == "plain_text" && el["text"]["text"].as_str().is_some_and(|t| !t.is_empty() && t.chars().count() <= 75);
+                    let text_ok = el["text"]["type"] == "plain_text"
+                        && el["text"]["text"]
+                            .as_str()
+                            .is_some_and(|t| !t.is_empty() && t.chars().count() <= 75);
                     let value_ok = el["value"].as_str().is_none_or(|v| v.len() <= 2000);
-                    let style_ok = el["style"].as_str().is_none_or(|v| v == "primary" || v == "danger");
+                    let style_ok = el["style"]
+                        .as_str()
+                        .is_none_or(|v| v == "primary" || v == "danger");
                     if !text_ok || !value_ok || !style_ok {
                         return Err(err("invalid_blocks"));
                     }
@@ -188,7 +252,13 @@ fn post_message(s: &mut State, args: &Map<String, Value>) -> Answer {
     let ch = postable(s, str_arg(args, "channel"), true)?;
     let (text, blocks) = text_and_blocks(args)?;
     let ts = s.next_ts();
-    let msg = Message { channel: ch.id.clone(), ts: ts.clone(), text: text.clone(), blocks: blocks.clone(), user: None };
+    let msg = Message {
+        channel: ch.id.clone(),
+        ts: ts.clone(),
+        text: text.clone(),
+        blocks: blocks.clone(),
+        user: None,
+    };
     s.messages.push(msg.clone());
     s.posted.push(msg);
     Ok(json!({
@@ -198,44 +268,79 @@ fn post_message(s: &mut State, args: &Map<String, Value>) -> Answer {
 }
 
 fn update(s: &mut State, args: &Map<String, Value>) -> Answer {
-    let channel = find_channel(s, str_arg(args, "channel").unwrap_or_default(), false).cloned().ok_or_else(|| err("channel_not_found"))?;
-    let ts = str_arg(args, "ts").ok_or_else(|| err("message_not_found"))?.to_string();
+    let channel = find_channel(s, str_arg(args, "channel").unwrap_or_default(), false)
+        .cloned()
+        .ok_or_else(|| err("channel_not_found"))?;
+    let ts = str_arg(args, "ts")
+        .ok_or_else(|| err("message_not_found"))?
+        .to_string();
     let (text, blocks) = text_and_blocks(args)?;
-    let msg = s.messages.iter_mut().find(|m| m.channel == channel.id && m.ts == ts).ok_or_else(|| err("message_not_found"))?;
+    let msg = s
+        .messages
+        .iter_mut()
+        .find(|m| m.channel == channel.id && m.ts == ts)
+        .ok_or_else(|| err("message_not_found"))?;
     msg.text = text.clone();
     if blocks.is_some() {
         msg.blocks = blocks;
     }
     let updated = msg.clone();
     s.updates.push(updated.clone());
-    Ok(json!({ "ok": true, "channel": channel.id, "ts": ts, "text": text, "message": { "text": text, "user": BOT_USER_ID, "blocks": updated.blocks } }))
+    Ok(
+        json!({ "ok": true, "channel": channel.id, "ts": ts, "text": text, "message": { "text": text, "user": BOT_USER_ID, "blocks": updated.blocks } }),
+    )
 }
 
 fn post_ephemeral(s: &mut State, args: &Map<String, Value>) -> Answer {
     let ch = postable(s, str_arg(args, "channel"), true)?;
-    let user = str_arg(args, "user").ok_or_else(|| err("user_not_in_channel"))?.to_string();
+    let user = str_arg(args, "user")
+        .ok_or_else(|| err("user_not_in_channel"))?
+        .to_string();
     let (text, blocks) = text_and_blocks(args)?;
     let ts = s.next_ts();
-    s.ephemerals.push(Message { channel: ch.id, ts: ts.clone(), text, blocks, user: Some(user) });
+    s.ephemerals.push(Message {
+        channel: ch.id,
+        ts: ts.clone(),
+        text,
+        blocks,
+        user: Some(user),
+    });
     Ok(json!({ "ok": true, "message_ts": ts }))
 }
 
 fn list(s: &State, args: &Map<String, Value>) -> Answer {
-    let types: Vec<&str> = str_arg(args, "types").unwrap_or("public_channel").split(',').map(str::trim).collect();
-    let exclude_archived = str_arg(args, "exclude_archived").is_some_and(|v| v == "true" || v == "1");
+    let types: Vec<&str> = str_arg(args, "types")
+        .unwrap_or("public_channel")
+        .split(',')
+        .map(str::trim)
+        .collect();
+    let exclude_archived =
+        str_arg(args, "exclude_archived").is_some_and(|v| v == "true" || v == "1");
     let limit = match str_arg(args, "limit") {
-        Some(l) => l.parse::<usize>().map_err(|_| err("invalid_limit"))?.clamp(1, 1000),
+        Some(l) => l
+            .parse::<usize>()
+            .map_err(|_| err("invalid_limit"))?
+            .clamp(1, 1000),
         None => 100,
     };
     let limit = s.page_size_cap.map_or(limit, |cap| limit.min(cap));
     let start = match str_arg(args, "cursor") {
-        Some(c) => c.strip_prefix("dGVhbTpD").and_then(|n| n.parse::<usize>().ok()).ok_or_else(|| err("invalid_cursor"))?,
+        Some(c) => c
+            .strip_prefix("dGVhbTpD")
+            .and_then(|n| n.parse::<usize>().ok())
+            .ok_or_else(|| err("invalid_cursor"))?,
         None => 0,
     };
     let matching: Vec<&ChannelInfo> = s
         .channels
         .iter()
-        .filter(|c| types.contains(&if c.is_private { "private_channel" } else { "public_channel" }))
+        .filter(|c| {
+            types.contains(&if c.is_private {
+                "private_channel"
+            } else {
+                "public_channel"
+            })
+        })
         .filter(|c| !(exclude_archived && c.is_archived))
         .collect();
     let page: Vec<Value> = matching
@@ -253,7 +358,11 @@ fn list(s: &State, args: &Map<String, Value>) -> Answer {
         })
         .collect();
     let next = start + page.len();
-    let next_cursor = if next < matching.len() { format!("dGVhbTpD{next}") } else { String::new() };
+    let next_cursor = if next < matching.len() {
+        format!("dGVhbTpD{next}")
+    } else {
+        String::new()
+    };
     Ok(json!({ "ok": true, "channels": page, "response_metadata": { "next_cursor": next_cursor } }))
 }
 
@@ -263,10 +372,22 @@ fn client_credentials(headers: &HeaderMap, args: &Map<String, Value>) -> Option<
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
         .and_then(|raw| String::from_utf8(raw).ok())
-        .and_then(|pair| pair.split_once(':').map(|(id, secret)| (id.to_string(), secret.to_string())));
-    basic.or_else(|| Some((str_arg(args, "client_id")?.to_string(), str_arg(args, "client_secret")?.to_string())))
+        .and_then(|pair| {
+            pair.split_once(':')
+                .map(|(id, secret)| (id.to_string(), secret.to_string()))
+        });
+    basic.or_else(|| {
+        Some((
+            str_arg(args, "client_id")?.to_string(),
+            str_arg(args, "client_secret")?.to_string(),
+        ))
+    })
 }
 
 fn oauth_access(s: &mut State, headers: &HeaderMap, args: &Map<String, Value>) -> Answer {
@@ -278,11 +399,16 @@ fn oauth_access(s: &mut State, headers: &HeaderMap, args: &Map<String, Value>) -
         return Err(err("bad_client_secret"));
     }
     let code = str_arg(args, "code").ok_or_else(|| err("invalid_code"))?;
-    let entry = s.oauth_codes.get_mut(code).ok_or_else(|| err("invalid_code"))?;
+    let entry = s
+        .oauth_codes
+        .get_mut(code)
+        .ok_or_else(|| err("invalid_code"))?;
     if entry.used {
         return Err(err("code_already_used"));
     }
-    if entry.redirect_uri.as_deref() != str_arg(args, "redirect_uri") && entry.redirect_uri.is_some() {
+    if entry.redirect_uri.as_deref() != str_arg(args, "redirect_uri")
+        && entry.redirect_uri.is_some()
+    {
         return Err(err("bad_redirect_uri"));
     }
     entry.used = true;
@@ -296,10 +422,18 @@ fn oauth_access(s: &mut State, headers: &HeaderMap, args: &Map<String, Value>) -
 }
 
 /// A `response_url`: records the JSON body, answers like Slack's hooks do.
-pub(crate) async fn response_url(AxState(shared): AxState<Shared>, uri: axum::http::Uri, body: Bytes) -> Response {
+pub(crate) async fn response_url(
+    AxState(shared): AxState<Shared>,
+    uri: axum::http::Uri,
+    body: Bytes,
+) -> Response {
     let Ok(value) = serde_json::from_slice::<Value>(&body) else {
         return (StatusCode::BAD_REQUEST, "invalid_payload").into_response();
     };
-    shared.lock().expect("stand-in state").responses.push((uri.to_string(), value));
+    shared
+        .lock()
+        .expect("stand-in state")
+        .responses
+        .push((uri.to_string(), value));
     (StatusCode::OK, "ok").into_response()
 }

@@ -17,7 +17,10 @@ pub struct ClickUser {
 
 impl ClickUser {
     pub fn new(id: &str, name: &str) -> Self {
-        Self { id: id.into(), name: name.into() }
+        Self {
+            id: id.into(),
+            name: name.into(),
+        }
     }
 }
 
@@ -41,7 +44,8 @@ pub enum Tamper {
 
 /// Slack's v0 signature: `v0=` + hex(HMAC-SHA256(secret, "v0:" + timestamp + ":" + body)).
 pub fn sign(signing_secret: &str, timestamp: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(signing_secret.as_bytes()).expect("HMAC takes any key length");
+    let mut mac = Hmac::<Sha256>::new_from_slice(signing_secret.as_bytes())
+        .expect("HMAC takes any key length");
     mac.update(format!("v0:{timestamp}:").as_bytes());
     mac.update(body);
     format!("v0={}", hex::encode(mac.finalize().into_bytes()))
@@ -49,7 +53,12 @@ pub fn sign(signing_secret: &str, timestamp: &str, body: &[u8]) -> String {
 
 /// The `block_actions` payload Slack sends when `user` clicks `button` (a button element with its
 /// `block_id`) on `message`.
-pub fn block_actions_payload(message: &Message, button: &Value, user: &ClickUser, response_url: &str) -> Value {
+pub fn block_actions_payload(
+    message: &Message,
+    button: &Value,
+    user: &ClickUser,
+    response_url: &str,
+) -> Value {
     let now = chrono::Utc::now();
     let action_ts = format!("{}.{:06}", now.timestamp(), now.timestamp_subsec_micros());
     json!({
@@ -80,12 +89,20 @@ pub fn block_actions_payload(message: &Message, button: &Value, user: &ClickUser
 
 /// The raw body Slack sends: `payload=<URL-encoded JSON>`.
 pub fn form_body(payload: &Value) -> String {
-    url::form_urlencoded::Serializer::new(String::new()).append_pair("payload", &payload.to_string()).finish()
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &payload.to_string())
+        .finish()
 }
 
 /// POSTs `payload` to `url` as Slack's interactivity request, signed with `signing_secret`
 /// (unless `tamper` says otherwise).
-pub async fn send_interaction(http: &reqwest::Client, url: &str, signing_secret: &str, payload: &Value, tamper: Tamper) -> reqwest::Result<reqwest::Response> {
+pub async fn send_interaction(
+    http: &reqwest::Client,
+    url: &str,
+    signing_secret: &str,
+    payload: &Value,
+    tamper: Tamper,
+) -> reqwest::Result<reqwest::Response> {
     let body = form_body(payload);
     let now = chrono::Utc::now().timestamp();
     let timestamp = match tamper {
