@@ -358,3 +358,87 @@ async fn ephemeral_messages_reach_one_user() {
         .unwrap_err();
     assert_eq!(err.code.as_deref(), Some("not_in_channel"));
 }
+
+#[tokio::test]
+async fn the_stand_in_speaks_slacks_wire_formats() {
+    let h = Harness::start().await;
+    let http = reqwest::Client::new();
+    let api = h.slack.api_url();
+    // A form body with the token as a parameter and blocks as a JSON string.
+    let blocks = r#"[{"type":"section","text":{"type":"mrkdwn","text":"hi"}}]"#;
+    let form = [
+        ("token", standin::BOT_TOKEN),
+        ("channel", "C0OPS"),
+        ("text", "form"),
+        ("blocks", blocks),
+    ];
+    let answer: serde_json::Value = http
+        .post(format!("{api}/chat.postMessage"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["ok"], true, "{answer}");
+    assert_eq!(
+        h.slack.posted()[0].blocks.as_ref().unwrap()[0]["type"],
+        "section"
+    );
+    // A query string on GET.
+    let query = [("token", standin::BOT_TOKEN), ("limit", "1")];
+    let answer: serde_json::Value = http
+        .get(format!("{api}/conversations.list"))
+        .query(&query)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            answer["ok"].as_bool(),
+            answer["channels"].as_array().map(Vec::len)
+        ),
+        (Some(true), Some(1))
+    );
+    assert_ne!(answer["response_metadata"]["next_cursor"], "");
+    // A JSON body cannot carry the token; errors are HTTP 200 with ok:false.
+    let response = http
+        .post(format!("{api}/chat.postMessage"))
+        .json(&json!({ "token": standin::BOT_TOKEN, "channel": "C0OPS", "text": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.json::<serde_json::Value>().await.unwrap(),
+        json!({ "ok": false, "error": "not_authed" })
+    );
+    // A rate limit is a 429 with Retry-After and Slack's body.
+    h.slack.inject(
+        "auth.test",
+        Fault::RateLimited {
+            retry_after_secs: 7,
+        },
+    );
+    let response = http
+        .post(format!("{api}/auth.test"))
+        .bearer_auth(standin::BOT_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            response.status().as_u16(),
+            response.headers()["retry-after"].to_str().unwrap()
+        ),
+        (429, "7")
+    );
+    assert_eq!(
+        response.json::<serde_json::Value>().await.unwrap(),
+        json!({ "ok": false, "error": "ratelimited" })
+    );
+}
