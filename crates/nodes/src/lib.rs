@@ -5,6 +5,7 @@ pub mod clock;
 pub mod context;
 pub mod core;
 mod registry;
+pub mod slack;
 pub mod spot;
 mod typed;
 

@@ -27,6 +27,8 @@ impl Registry {
         r.add(Typed::new(core::stop::Fail));
         r.add(Typed::new(core::looping::Loop));
         r.add(Typed::new(crate::spot::ElastigroupAws));
+        r.add(Typed::new(crate::slack::send::SendMessage));
+        r.add(Typed::new(crate::slack::approval::Approval));
         r
     }
 
