@@ -243,9 +243,13 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest(
             "/api/v1",
-            crate::api::router().route("/openapi.json", get(crate::ops::openapi)),
+            crate::api::router()
+                .route("/openapi.json", get(crate::ops::openapi))
+                .route("/integrations/slack/install", post(crate::slack::install)),
         )
         .route("/webhooks/{id}", post(crate::webhook::receive))
+        .route("/slack/interactions", post(crate::slack::interactions))
+        .route("/slack/oauth/callback", get(crate::slack::oauth_callback))
         .route("/healthz", get(crate::ops::healthz))
         .route("/readyz", get(crate::ops::readyz))
         .route("/metrics", get(crate::ops::metrics))

@@ -3,8 +3,10 @@
 //! engine's nodes read through.
 
 use async_trait::async_trait;
-use serde_json::Value;
+use serde_json::{json, Value};
 
+use flowgate_model::Problem;
+use flowgate_nodes::slack::SlackClient;
 use flowgate_nodes::{Integration, IntegrationSource, NodeError};
 use flowgate_store::Store;
 
@@ -12,25 +14,52 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::vault::{integration_ad, Vault};
 
-/// Checks credentials with the service before an integration is saved. Types without a check
-/// (`http`) pass.
+/// Checks credentials with the service before an integration is saved: one cheap call. A refusal
+/// is a 422 that stores nothing; `http` integrations have nothing to check.
 pub async fn verify(st: &AppState, integration: &Integration) -> ApiResult<()> {
-    let _ = (st, integration);
-    Ok(())
+    let refused = |what: &str, e: NodeError| {
+        ApiError::invalid(
+            format!("{what} refused the credentials: {e}"),
+            vec![Problem::new("secrets", e.message)],
+        )
+    };
+    match integration.kind.as_str() {
+        "spot" => {
+            flowgate_nodes::spot::verify_token(&st.http, &integration.config, &integration.secrets)
+                .await
+                .map(|_| ())
+                .map_err(|e| refused("Spot", e))
+        }
+        "slack" => {
+            let client = SlackClient::for_integration(st.http.clone(), integration)
+                .map_err(|e| refused("Slack", e))?;
+            client
+                .auth_test()
+                .await
+                .map(|_| ())
+                .map_err(|e| refused("Slack", e.into()))
+        }
+        _ => Ok(()),
+    }
 }
 
 pub async fn spot_accounts(st: &AppState, integration: &Integration) -> ApiResult<Vec<Value>> {
-    let _ = (st, integration);
-    Err(ApiError::bad_gateway(
-        "the Spot connector is not part of this build",
-    ))
+    flowgate_nodes::spot::verify_token(&st.http, &integration.config, &integration.secrets)
+        .await
+        .map_err(|e| ApiError::bad_gateway(e.message))
 }
 
 pub async fn slack_channels(st: &AppState, integration: &Integration) -> ApiResult<Vec<Value>> {
-    let _ = (st, integration);
-    Err(ApiError::bad_gateway(
-        "the Slack connector is not part of this build",
-    ))
+    let client = SlackClient::for_integration(st.http.clone(), integration)
+        .map_err(|e| ApiError::bad_gateway(e.message))?;
+    let channels = client
+        .list_channels()
+        .await
+        .map_err(|e| ApiError::bad_gateway(NodeError::from(e).message))?;
+    Ok(channels
+        .into_iter()
+        .map(|c| json!({ "id": c.id, "name": c.name, "is_private": c.is_private, "is_member": c.is_member, "is_archived": c.is_archived, "num_members": c.num_members }))
+        .collect())
 }
 
 /// Integrations for nodes: read from the store and opened with the vault.

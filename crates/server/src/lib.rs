@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod ops;
 pub mod retention;
 pub mod settings;
+pub mod slack;
 pub mod sns;
 pub mod state;
 pub mod vault;

@@ -46,6 +46,7 @@ pub struct Approval;
 static DESCRIPTOR: Descriptor = Descriptor {
     ports: &["approved", "denied", "timed_out"],
     idempotent: false,
+    unconnected_fails: &[("timed_out", "approval timed out")],
     ..Descriptor::new(
         "slack.approval",
         "Slack Approval",
