@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod context;
 pub mod core;
+pub mod http;
 mod registry;
 mod typed;
 

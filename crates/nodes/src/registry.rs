@@ -29,6 +29,7 @@ impl Registry {
         r.add(Typed::new(core::wait::Wait));
         r.add(Typed::new(core::string::StringNode));
         r.add(Typed::new(core::schedule::Schedule));
+        r.add(Typed::new(crate::http::HttpRequest::default()));
         r
     }
 
