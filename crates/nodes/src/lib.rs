@@ -6,6 +6,7 @@ pub mod context;
 pub mod core;
 pub mod http;
 mod registry;
+pub mod sns;
 mod typed;
 
 use async_trait::async_trait;
