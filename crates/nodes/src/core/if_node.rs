@@ -143,7 +143,7 @@ fn loose_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::String(s), other @ (Value::Bool(_) | Value::Null | Value::Number(_)))
         | (other @ (Value::Bool(_) | Value::Null | Value::Number(_)), Value::String(s)) => {
-            *s == other.to_string()
+            s.as_str() == other.to_string().as_str()
         }
         _ => a == b,
     }

@@ -90,7 +90,7 @@ async fn server() -> SocketAddr {
                 )
             }),
         )
-        .route("/hang", any(|| std::future::pending::<&'static str>()))
+        .route("/hang", any(std::future::pending::<&'static str>))
         .route(
             "/redirect",
             any(|Query(q): Query<BTreeMap<String, String>>| async move {
