@@ -33,25 +33,12 @@ pub struct NewRun {
 impl Engine {
     /// Records a new execution of the workflow's current version and starts it. Returns once the
     /// execution is durably committed.
-    pub async fn start(
-        self: &Arc<Self>,
-        workflow: &WorkflowRow,
-        event: TriggerEvent,
-        dedup_key: Option<String>,
-    ) -> Result<NewRun, EngineError> {
-        let doc = self
-            .document(&workflow.org_id, &workflow.id, workflow.version)
-            .await?;
-        let trigger = doc
-            .trigger()
-            .ok_or_else(|| EngineError::Invalid("the workflow has no trigger".into()))?;
+    pub async fn start(self: &Arc<Self>, workflow: &WorkflowRow, event: TriggerEvent, dedup_key: Option<String>) -> Result<NewRun, EngineError> {
+        let doc = self.document(&workflow.org_id, &workflow.id, workflow.version).await?;
+        let trigger = doc.trigger().ok_or_else(|| EngineError::Invalid("the workflow has no trigger".into()))?;
         let now = self.now_ms();
         let id = new_id();
-        let deadline = doc
-            .timeout
-            .as_deref()
-            .and_then(|t| parse_duration(t).ok())
-            .map(|d| now + d.as_millis() as i64);
+        let deadline = doc.timeout.as_deref().and_then(|t| parse_duration(t).ok()).map(|d| now + d.as_millis() as i64);
         let execution = ExecutionRow {
             id: id.clone(),
             org_id: workflow.org_id.clone(),
@@ -84,24 +71,13 @@ impl Engine {
             started_at: Some(now),
             finished_at: Some(now),
         };
-        let new = NewExecution {
-            execution: execution.clone(),
-            steps: vec![step.clone()],
-            dedup_key,
-            lease: Some((self.owner.clone(), self.lease_until())),
-        };
+        let new = NewExecution { execution: execution.clone(), steps: vec![step.clone()], dedup_key, lease: Some((self.owner.clone(), self.lease_until())) };
         match self.store.create_execution(new).await? {
-            Created::Duplicate(existing) => Ok(NewRun {
-                execution_id: existing,
-                duplicate: true,
-            }),
+            Created::Duplicate(existing) => Ok(NewRun { execution_id: existing, duplicate: true }),
             Created::New => {
                 self.observer.execution_started();
                 self.clone().spawn(execution, Some(vec![step]));
-                Ok(NewRun {
-                    execution_id: id,
-                    duplicate: false,
-                })
+                Ok(NewRun { execution_id: id, duplicate: false })
             }
         }
     }

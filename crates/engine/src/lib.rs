@@ -35,12 +35,7 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self {
-            lease: Duration::from_secs(30),
-            poll_interval: Duration::from_millis(500),
-            max_concurrency: 512,
-            default_step_timeout: Duration::from_secs(300),
-        }
+        Self { lease: Duration::from_secs(30), poll_interval: Duration::from_millis(500), max_concurrency: 512, default_step_timeout: Duration::from_secs(300) }
     }
 }
 
@@ -80,13 +75,7 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(
-        store: Store,
-        registry: Arc<Registry>,
-        templates: Arc<Templates>,
-        services: Arc<Services>,
-        config: EngineConfig,
-    ) -> Self {
+    pub fn new(store: Store, registry: Arc<Registry>, templates: Arc<Templates>, services: Arc<Services>, config: EngineConfig) -> Self {
         Self {
             store,
             registry,
@@ -148,11 +137,7 @@ impl Engine {
                 let every = engine.config.lease / 3;
                 loop {
                     tokio::time::sleep(every).await;
-                    if let Err(e) = engine
-                        .store
-                        .heartbeat(&engine.owner, engine.lease_until())
-                        .await
-                    {
+                    if let Err(e) = engine.store.heartbeat(&engine.owner, engine.lease_until()).await {
                         tracing::warn!(error = %e, "lease heartbeat failed");
                     }
                 }
@@ -171,16 +156,7 @@ impl Engine {
         loop {
             let free = self.permits.available_permits();
             if free > 0 {
-                match self
-                    .store
-                    .claim(
-                        &self.owner,
-                        self.now_ms(),
-                        self.lease_until(),
-                        free.min(256),
-                    )
-                    .await
-                {
+                match self.store.claim(&self.owner, self.now_ms(), self.lease_until(), free.min(256)).await {
                     Ok(claimed) => {
                         let full = claimed.len() == free.min(256);
                         for exec in claimed {
@@ -197,15 +173,9 @@ impl Engine {
         }
     }
 
-    fn spawn(
-        self: Arc<Self>,
-        exec: flowgate_store::ExecutionRow,
-        steps: Option<Vec<flowgate_store::StepRow>>,
-    ) {
+    fn spawn(self: Arc<Self>, exec: flowgate_store::ExecutionRow, steps: Option<Vec<flowgate_store::StepRow>>) {
         tokio::spawn(async move {
-            let Ok(_permit) = self.permits.clone().acquire_owned().await else {
-                return;
-            };
+            let Ok(_permit) = self.permits.clone().acquire_owned().await else { return };
             let id = exec.id.clone();
             if let Err(e) = self.run_execution(exec, steps).await {
                 tracing::warn!(execution = %id, error = %e, "execution interrupted; it resumes when its lease expires");
@@ -214,28 +184,15 @@ impl Engine {
     }
 
     /// The parsed document of one workflow version, cached.
-    async fn document(
-        &self,
-        org_id: &str,
-        workflow_id: &str,
-        version: i64,
-    ) -> Result<Arc<WorkflowDocument>, EngineError> {
+    async fn document(&self, org_id: &str, workflow_id: &str, version: i64) -> Result<Arc<WorkflowDocument>, EngineError> {
         let key = (workflow_id.to_string(), version);
         if let Some(doc) = self.documents.lock().expect("lock poisoned").get(&key) {
             return Ok(doc.clone());
         }
-        let row = self
-            .store
-            .workflow_version(org_id, workflow_id, version)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let doc: WorkflowDocument = serde_json::from_value(row.document)
-            .map_err(|e| EngineError::Invalid(format!("stored document is invalid: {e}")))?;
+        let row = self.store.workflow_version(org_id, workflow_id, version).await?.ok_or(StoreError::NotFound)?;
+        let doc: WorkflowDocument = serde_json::from_value(row.document).map_err(|e| EngineError::Invalid(format!("stored document is invalid: {e}")))?;
         let doc = Arc::new(doc);
-        self.documents
-            .lock()
-            .expect("lock poisoned")
-            .insert(key, doc.clone());
+        self.documents.lock().expect("lock poisoned").insert(key, doc.clone());
         Ok(doc)
     }
 }

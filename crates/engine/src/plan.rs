@@ -19,10 +19,7 @@ pub struct NodeState {
 
 impl From<&StepRow> for NodeState {
     fn from(s: &StepRow) -> Self {
-        Self {
-            status: s.status,
-            port: s.port.clone(),
-        }
+        Self { status: s.status, port: s.port.clone() }
     }
 }
 
@@ -36,16 +33,8 @@ pub struct Plan {
 
 /// Plans over `nodes` (the graph's node ids in document order, loop bodies excluded), given the
 /// recorded states and the nodes already in flight.
-pub fn plan(
-    doc: &WorkflowDocument,
-    nodes: &[String],
-    states: &HashMap<String, NodeState>,
-    inflight: &HashSet<String>,
-) -> Plan {
-    let mut states: HashMap<&str, NodeState> = states
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.clone()))
-        .collect();
+pub fn plan(doc: &WorkflowDocument, nodes: &[String], states: &HashMap<String, NodeState>, inflight: &HashSet<String>) -> Plan {
+    let mut states: HashMap<&str, NodeState> = states.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     let mut out = Plan::default();
     loop {
         let mut changed = false;
@@ -62,8 +51,7 @@ pub fn plan(
             for edge in &incoming {
                 match states.get(edge.from.as_str()) {
                     Some(s) if s.status.is_settled() => {
-                        let finished =
-                            matches!(s.status, StepStatus::Succeeded | StepStatus::Failed);
+                        let finished = matches!(s.status, StepStatus::Succeeded | StepStatus::Failed);
                         if finished && s.port == edge.port {
                             taken = true;
                         }
@@ -72,13 +60,7 @@ pub fn plan(
                 }
             }
             if all_settled && !taken {
-                states.insert(
-                    id.as_str(),
-                    NodeState {
-                        status: StepStatus::Skipped,
-                        port: None,
-                    },
-                );
+                states.insert(id.as_str(), NodeState { status: StepStatus::Skipped, port: None });
                 out.skipped.push(id.clone());
                 changed = true;
             } else if all_settled {
@@ -106,10 +88,7 @@ mod tests {
     }
 
     fn st(status: StepStatus, port: Option<&str>) -> NodeState {
-        NodeState {
-            status,
-            port: port.map(String::from),
-        }
+        NodeState { status, port: port.map(String::from) }
     }
 
     #[test]
@@ -133,10 +112,7 @@ mod tests {
     #[test]
     fn a_failed_step_without_error_edge_takes_nothing() {
         let d = doc();
-        let s = HashMap::from([
-            ("t".to_string(), st(StepStatus::Succeeded, None)),
-            ("ap".to_string(), st(StepStatus::Failed, None)),
-        ]);
+        let s = HashMap::from([("t".to_string(), st(StepStatus::Succeeded, None)), ("ap".to_string(), st(StepStatus::Failed, None))]);
         let p = plan(&d, &ids(&d), &s, &HashSet::new());
         assert!(p.ready.is_empty());
         assert_eq!(p.skipped, vec!["yes", "no", "after", "join"]);

@@ -20,10 +20,7 @@ pub fn redact(value: &mut Value, secrets: &[String]) {
     }
     match value {
         Value::String(s) => {
-            if secrets
-                .iter()
-                .any(|x| x.len() >= 4 && s.contains(x.as_str()))
-            {
+            if secrets.iter().any(|x| x.len() >= 4 && s.contains(x.as_str())) {
                 *s = redact_str(s, secrets);
             }
         }

@@ -39,50 +39,17 @@ enum Effect {
 }
 
 impl Engine {
-    pub(crate) async fn run_execution(
-        self: Arc<Self>,
-        exec: ExecutionRow,
-        known: Option<Vec<StepRow>>,
-    ) -> Result<(), EngineError> {
-        let doc = self
-            .document(&exec.org_id, &exec.workflow_id, exec.workflow_version)
-            .await?;
+    pub(crate) async fn run_execution(self: Arc<Self>, exec: ExecutionRow, known: Option<Vec<StepRow>>) -> Result<(), EngineError> {
+        let doc = self.document(&exec.org_id, &exec.workflow_id, exec.workflow_version).await?;
         let rows = match known {
             Some(rows) => rows,
             None => self.store.steps(&exec.id).await?,
         };
-        let body: HashSet<String> = doc
-            .nodes
-            .iter()
-            .flat_map(|n| {
-                self.registry
-                    .get(&n.node_type)
-                    .map(|t| t.body(&Value::Object(n.params.clone())))
-                    .unwrap_or_default()
-            })
-            .collect();
-        let nodes = doc
-            .nodes
-            .iter()
-            .map(|n| n.id.clone())
-            .filter(|id| !body.contains(id))
-            .collect();
+        let body: HashSet<String> = doc.nodes.iter().flat_map(|n| self.registry.get(&n.node_type).map(|t| t.body(&Value::Object(n.params.clone()))).unwrap_or_default()).collect();
+        let nodes = doc.nodes.iter().map(|n| n.id.clone()).filter(|id| !body.contains(id)).collect();
         let next_seq = rows.iter().map(|r| r.seq + 1).max().unwrap_or(0);
-        let steps = rows
-            .into_iter()
-            .filter(|r| r.scope.is_empty())
-            .map(|r| (r.node_id.clone(), r))
-            .collect();
-        let mut run = Run {
-            engine: self.clone(),
-            exec,
-            doc,
-            nodes,
-            steps,
-            next_seq,
-            pending: Vec::new(),
-            approval: None,
-        };
+        let steps = rows.into_iter().filter(|r| r.scope.is_empty()).map(|r| (r.node_id.clone(), r)).collect();
+        let mut run = Run { engine: self.clone(), exec, doc, nodes, steps, next_seq, pending: Vec::new(), approval: None };
         run.drive().await
     }
 }
@@ -91,9 +58,7 @@ impl Run {
     async fn drive(&mut self) -> Result<(), EngineError> {
         let now = self.engine.now_ms();
         if self.exec.deadline.is_some_and(|d| now >= d) {
-            return self
-                .end(ExecStatus::Failed, Some("execution timed out".into()))
-                .await;
+            return self.end(ExecStatus::Failed, Some("execution timed out".into())).await;
         }
         let mut inflight = FuturesUnordered::new();
         let mut running: HashSet<String> = HashSet::new();
@@ -103,16 +68,10 @@ impl Run {
         for step in existing {
             match step.status {
                 StepStatus::Running => {
-                    let idempotent = self
-                        .engine
-                        .registry
-                        .get(&step.node_type)
-                        .is_none_or(|n| n.descriptor().idempotent);
+                    let idempotent = self.engine.registry.get(&step.node_type).is_none_or(|n| n.descriptor().idempotent);
                     if idempotent {
                         self.steps.remove(&step.node_id);
-                    } else if let Effect::End(status, error) =
-                        self.fail_step(step, OUTCOME_UNKNOWN_AFTER_CRASH.into(), now)
-                    {
+                    } else if let Effect::End(status, error) = self.fail_step(step, OUTCOME_UNKNOWN_AFTER_CRASH.into(), now) {
                         return self.end(status, error).await;
                     }
                 }
@@ -127,11 +86,7 @@ impl Run {
         }
 
         loop {
-            let states: HashMap<String, NodeState> = self
-                .steps
-                .iter()
-                .map(|(k, v)| (k.clone(), NodeState::from(v)))
-                .collect();
+            let states: HashMap<String, NodeState> = self.steps.iter().map(|(k, v)| (k.clone(), NodeState::from(v))).collect();
             let p = plan(&self.doc, &self.nodes, &states, &running);
             for id in p.skipped {
                 let row = self.new_row(&id, StepStatus::Skipped, now);
@@ -159,11 +114,7 @@ impl Run {
                 }
                 Effect::End(status, error) => {
                     for id in running.drain() {
-                        let mut row = self
-                            .steps
-                            .get(&id)
-                            .cloned()
-                            .unwrap_or_else(|| self.new_row(&id, StepStatus::Cancelled, now));
+                        let mut row = self.steps.get(&id).cloned().unwrap_or_else(|| self.new_row(&id, StepStatus::Cancelled, now));
                         row.status = StepStatus::Cancelled;
                         row.finished_at = Some(self.engine.now_ms());
                         self.pending.push(row);
@@ -176,12 +127,7 @@ impl Run {
 
     /// Nothing is running: the execution waits for its earliest waiting step, or has succeeded.
     async fn settle(&mut self) -> Result<(), EngineError> {
-        let wake_at = self
-            .steps
-            .values()
-            .filter(|s| s.status == StepStatus::Waiting)
-            .filter_map(|s| s.state.as_ref().and_then(|st| st["wake_at"].as_i64()))
-            .min();
+        let wake_at = self.steps.values().filter(|s| s.status == StepStatus::Waiting).filter_map(|s| s.state.as_ref().and_then(|st| st["wake_at"].as_i64())).min();
         match wake_at {
             Some(at) => {
                 let at = self.exec.deadline.map_or(at, |d| d.min(at));
@@ -196,11 +142,7 @@ impl Run {
         if status != ExecStatus::Succeeded {
             let now = self.engine.now_ms();
             for step in self.steps.values() {
-                if matches!(
-                    step.status,
-                    StepStatus::Waiting | StepStatus::Running | StepStatus::Pending
-                ) && !self.pending.iter().any(|p| p.node_id == step.node_id)
-                {
+                if matches!(step.status, StepStatus::Waiting | StepStatus::Running | StepStatus::Pending) && !self.pending.iter().any(|p| p.node_id == step.node_id) {
                     let mut row = step.clone();
                     row.status = StepStatus::Cancelled;
                     row.finished_at = Some(now);
@@ -214,12 +156,7 @@ impl Run {
         Ok(())
     }
 
-    async fn commit(
-        &mut self,
-        status: ExecStatus,
-        error: Option<String>,
-        wake_at: Option<i64>,
-    ) -> Result<bool, EngineError> {
+    async fn commit(&mut self, status: ExecStatus, error: Option<String>, wake_at: Option<i64>) -> Result<bool, EngineError> {
         let commit = Commit {
             execution_id: self.exec.id.clone(),
             owner: self.engine.owner.clone(),
@@ -299,25 +236,15 @@ impl Run {
         let wake_at = state["wake_at"].as_i64().unwrap_or(0);
         let input = step.input.clone().unwrap_or_else(|| json!({}));
         if state["retry"].as_bool() == Some(true) {
-            return Ok(
-                (now >= wake_at).then(|| self.job(&step.node_id, Call::Execute, step.attempts + 1))
-            );
+            return Ok((now >= wake_at).then(|| self.job(&step.node_id, Call::Execute, step.attempts + 1)));
         }
         let mut decision = None;
         if let Some(approval_id) = state["approval_id"].as_str() {
             let mut row = self.engine.store.approval(None, approval_id).await?;
             if row.as_ref().is_some_and(|a| a.status == "pending") && now >= wake_at {
-                row = Some(
-                    match self
-                        .engine
-                        .store
-                        .decide_approval(approval_id, "timed_out", None, None)
-                        .await?
-                    {
-                        flowgate_store::approvals::Decided::Recorded(a)
-                        | flowgate_store::approvals::Decided::AlreadyClosed(a) => a,
-                    },
-                );
+                row = Some(match self.engine.store.decide_approval(approval_id, "timed_out", None, None).await? {
+                    flowgate_store::approvals::Decided::Recorded(a) | flowgate_store::approvals::Decided::AlreadyClosed(a) => a,
+                });
             }
             decision = row.filter(|a| a.status != "pending").map(to_decision);
         }
@@ -326,31 +253,15 @@ impl Run {
         }
         let wake = Wake { decision };
         let node_state = state.get("node").cloned().unwrap_or(Value::Null);
-        Ok(Some(self.job(
-            &step.node_id,
-            Call::Resume {
-                state: node_state,
-                wake,
-                input,
-            },
-            step.attempts,
-        )))
+        Ok(Some(self.job(&step.node_id, Call::Resume { state: node_state, wake, input }, step.attempts)))
     }
 
     /// Turns a finished step into rows; returns what it means for the execution.
     fn apply(&mut self, done: Finished) -> Effect {
         let now = self.engine.now_ms();
-        let node = self
-            .doc
-            .node(&done.node_id)
-            .cloned()
-            .expect("finished nodes exist");
+        let node = self.doc.node(&done.node_id).cloned().expect("finished nodes exist");
         let status_label;
-        let mut row = self
-            .steps
-            .get(&done.node_id)
-            .cloned()
-            .unwrap_or_else(|| self.new_row(&done.node_id, StepStatus::Running, now));
+        let mut row = self.steps.get(&done.node_id).cloned().unwrap_or_else(|| self.new_row(&done.node_id, StepStatus::Running, now));
         if row.started_at.is_none() || row.status != StepStatus::Waiting {
             row.started_at = Some(done.started_at);
         }
@@ -367,11 +278,7 @@ impl Run {
                 row.finished_at = Some(now);
                 Effect::Continue
             }
-            Ok(Outcome::Suspend {
-                wake_at,
-                state,
-                approval,
-            }) => {
+            Ok(Outcome::Suspend { wake_at, state, approval }) => {
                 status_label = "waiting";
                 row.status = StepStatus::Waiting;
                 let mut st = json!({ "wake_at": wake_at, "node": state });
@@ -420,16 +327,8 @@ impl Run {
                 let max = node.retry.as_ref().map_or(1, |r| r.max_attempts as i64);
                 if e.retryable && done.attempts < max {
                     status_label = "retrying";
-                    let base = node
-                        .retry
-                        .as_ref()
-                        .and_then(|r| r.backoff.as_deref())
-                        .and_then(|b| parse_duration(b).ok())
-                        .map_or(1000, |d| d.as_millis() as i64);
-                    let delay = e
-                        .retry_after_ms
-                        .map(|ms| ms as i64)
-                        .unwrap_or(base.saturating_mul(1 << (done.attempts - 1).min(16)));
+                    let base = node.retry.as_ref().and_then(|r| r.backoff.as_deref()).and_then(|b| parse_duration(b).ok()).map_or(1000, |d| d.as_millis() as i64);
+                    let delay = e.retry_after_ms.map(|ms| ms as i64).unwrap_or(base.saturating_mul(1 << (done.attempts - 1).min(16)));
                     row.status = StepStatus::Waiting;
                     row.error = Some(e.message);
                     row.state = Some(json!({ "wake_at": now + delay, "retry": true }));
@@ -438,16 +337,12 @@ impl Run {
                     status_label = "failed";
                     self.steps.insert(done.node_id.clone(), row.clone());
                     let effect = self.fail_step(row, e.message, now);
-                    self.engine
-                        .observer
-                        .step_finished(&node.node_type, status_label, done.elapsed);
+                    self.engine.observer.step_finished(&node.node_type, status_label, done.elapsed);
                     return effect;
                 }
             }
         };
-        self.engine
-            .observer
-            .step_finished(&node.node_type, status_label, done.elapsed);
+        self.engine.observer.step_finished(&node.node_type, status_label, done.elapsed);
         self.steps.insert(done.node_id, row.clone());
         self.pending.push(row);
         effect
@@ -455,10 +350,7 @@ impl Run {
 
     /// Records a failed step: the run continues on its `error` edge if it has one, else it fails.
     fn fail_step(&mut self, mut row: StepRow, message: String, now: i64) -> Effect {
-        let has_error_edge = self
-            .doc
-            .outgoing(&row.node_id)
-            .any(|e| e.port.as_deref() == Some("error"));
+        let has_error_edge = self.doc.outgoing(&row.node_id).any(|e| e.port.as_deref() == Some("error"));
         row.status = StepStatus::Failed;
         row.error = Some(message.clone());
         row.state = None;
@@ -468,10 +360,7 @@ impl Run {
             row.output = Some(error_output(&message));
             Effect::Continue
         } else {
-            Effect::End(
-                ExecStatus::Failed,
-                Some(format!("step `{}` failed: {message}", row.node_id)),
-            )
+            Effect::End(ExecStatus::Failed, Some(format!("step `{}` failed: {message}", row.node_id)))
         };
         self.steps.insert(row.node_id.clone(), row.clone());
         self.pending.push(row);
@@ -480,12 +369,5 @@ impl Run {
 }
 
 fn to_decision(a: ApprovalRow) -> Decision {
-    Decision {
-        status: a.status,
-        decided_by: a.decided_by,
-        decided_at: a.decided_at,
-        comment: a.comment,
-        channel: a.channel,
-        ts: a.ts,
-    }
+    Decision { status: a.status, decided_by: a.decided_by, decided_at: a.decided_at, comment: a.comment, channel: a.channel, ts: a.ts }
 }

@@ -27,11 +27,7 @@ pub(crate) struct Finished {
 /// What a step is asked to do.
 pub(crate) enum Call {
     Execute,
-    Resume {
-        state: Value,
-        wake: Wake,
-        input: Value,
-    },
+    Resume { state: Value, wake: Wake, input: Value },
 }
 
 pub(crate) struct StepJob {
@@ -56,50 +52,25 @@ impl StepJob {
             let error = NodeError::new(format!("unknown node type `{}`", self.node.node_type));
             return self.finish(node_id, None, started_at, started, Err(error), Vec::new());
         };
-        let ctx = NodeContext::new(
-            engine.services.clone(),
-            &self.org_id,
-            &self.workflow_id,
-            &self.execution_id,
-            &node_id,
-            "",
-            self.attempts as u32,
-        );
+        let ctx = NodeContext::new(engine.services.clone(), &self.org_id, &self.workflow_id, &self.execution_id, &node_id, "", self.attempts as u32);
         let (input, result) = match &self.call {
             Call::Execute => match self.render(node.locals_param()) {
                 Err(message) => (None, Err(NodeError::new(message))),
                 Ok(params) => {
-                    if !node.descriptor().idempotent
-                        && !self.commit_start(&params, started_at).await
-                    {
-                        return Finished {
-                            node_id,
-                            input: Some(params),
-                            started_at,
-                            attempts: self.attempts,
-                            result: Err(NodeError::new("lease lost")),
-                            fenced: true,
-                            elapsed: started.elapsed(),
-                        };
+                    if !node.descriptor().idempotent && !self.commit_start(&params, started_at).await {
+                        return Finished { node_id, input: Some(params), started_at, attempts: self.attempts, result: Err(NodeError::new("lease lost")), fenced: true, elapsed: started.elapsed() };
                     }
                     let limit = self.timeout(&engine);
-                    let result =
-                        match tokio::time::timeout(limit, node.execute(&ctx, params.clone())).await
-                        {
-                            Ok(r) => r,
-                            Err(_) => Err(self.timed_out(limit, node.descriptor().idempotent)),
-                        };
+                    let result = match tokio::time::timeout(limit, node.execute(&ctx, params.clone())).await {
+                        Ok(r) => r,
+                        Err(_) => Err(self.timed_out(limit, node.descriptor().idempotent)),
+                    };
                     (Some(params), result)
                 }
             },
             Call::Resume { state, wake, input } => {
                 let limit = self.timeout(&engine);
-                let result = match tokio::time::timeout(
-                    limit,
-                    node.resume(&ctx, input.clone(), state.clone(), wake.clone()),
-                )
-                .await
-                {
+                let result = match tokio::time::timeout(limit, node.resume(&ctx, input.clone(), state.clone(), wake.clone())).await {
                     Ok(r) => r,
                     Err(_) => Err(self.timed_out(limit, node.descriptor().idempotent)),
                 };
@@ -111,11 +82,7 @@ impl StepJob {
     }
 
     fn timeout(&self, engine: &Engine) -> Duration {
-        self.node
-            .timeout
-            .as_deref()
-            .and_then(|t| parse_duration(t).ok())
-            .unwrap_or(engine.config.default_step_timeout)
+        self.node.timeout.as_deref().and_then(|t| parse_duration(t).ok()).unwrap_or(engine.config.default_step_timeout)
     }
 
     fn timed_out(&self, limit: Duration, idempotent: bool) -> NodeError {
@@ -127,15 +94,7 @@ impl StepJob {
         }
     }
 
-    fn finish(
-        self,
-        node_id: String,
-        mut input: Option<Value>,
-        started_at: i64,
-        started: Instant,
-        result: Result<Outcome, NodeError>,
-        secrets: Vec<String>,
-    ) -> Finished {
+    fn finish(self, node_id: String, mut input: Option<Value>, started_at: i64, started: Instant, result: Result<Outcome, NodeError>, secrets: Vec<String>) -> Finished {
         if let Some(i) = input.as_mut() {
             redact(i, &secrets);
         }
@@ -144,36 +103,18 @@ impl StepJob {
                 redact(&mut output, &secrets);
                 Ok(Outcome::Done { output, port })
             }
-            Ok(Outcome::Suspend {
-                wake_at,
-                mut state,
-                approval,
-            }) => {
+            Ok(Outcome::Suspend { wake_at, mut state, approval }) => {
                 redact(&mut state, &secrets);
-                Ok(Outcome::Suspend {
-                    wake_at,
-                    state,
-                    approval,
-                })
+                Ok(Outcome::Suspend { wake_at, state, approval })
             }
-            Ok(Outcome::Fail { message }) => Ok(Outcome::Fail {
-                message: redact_str(&message, &secrets),
-            }),
+            Ok(Outcome::Fail { message }) => Ok(Outcome::Fail { message: redact_str(&message, &secrets) }),
             Ok(other) => Ok(other),
             Err(mut e) => {
                 e.message = redact_str(&e.message, &secrets);
                 Err(e)
             }
         };
-        Finished {
-            node_id,
-            input,
-            started_at,
-            attempts: self.attempts,
-            result,
-            fenced: false,
-            elapsed: started.elapsed(),
-        }
+        Finished { node_id, input, started_at, attempts: self.attempts, result, fenced: false, elapsed: started.elapsed() }
     }
 
     /// Renders the params; a `locals_param` (Slack `variables`) is rendered first and its entries
@@ -184,9 +125,7 @@ impl StepJob {
         let mut locals = Map::new();
         if let Some(name) = locals_param {
             if let Some(v) = params.get(name) {
-                let rendered = templates
-                    .render(v, &self.scope, &Map::new())
-                    .map_err(|e| e.to_string())?;
+                let rendered = templates.render(v, &self.scope, &Map::new()).map_err(|e| e.to_string())?;
                 if let Value::Object(m) = &rendered {
                     locals = m.clone();
                 }
@@ -195,13 +134,7 @@ impl StepJob {
         }
         let mut out = Map::with_capacity(params.len());
         for (k, v) in params {
-            let rendered = if Some(k.as_str()) == locals_param {
-                v
-            } else {
-                templates
-                    .render(&v, &self.scope, &locals)
-                    .map_err(|e| e.to_string())?
-            };
+            let rendered = if Some(k.as_str()) == locals_param { v } else { templates.render(&v, &self.scope, &locals).map_err(|e| e.to_string())? };
             out.insert(k, rendered);
         }
         Ok(Value::Object(out))

@@ -5,11 +5,7 @@ use std::time::Duration;
 /// Parses a duration such as `1h30m`; the error says what is accepted.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let s = text.trim();
-    let bad = || {
-        format!(
-            "`{text}` is not a duration: write a number and a unit, e.g. 30s, 15m, 2h, 7d or 1h30m"
-        )
-    };
+    let bad = || format!("`{text}` is not a duration: write a number and a unit, e.g. 30s, 15m, 2h, 7d or 1h30m");
     if s.is_empty() {
         return Err(bad());
     }
@@ -22,9 +18,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         }
         let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
         rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
         let unit_ms: u64 = match &rest[..unit_len] {
             "ms" => 1,
             "s" => 1_000,
@@ -35,9 +29,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         };
         rest = &rest[unit_len..];
         let ms = n.checked_mul(unit_ms).ok_or_else(bad)?;
-        total = total
-            .checked_add(Duration::from_millis(ms))
-            .ok_or_else(bad)?;
+        total = total.checked_add(Duration::from_millis(ms)).ok_or_else(bad)?;
     }
     Ok(total)
 }
@@ -49,13 +41,7 @@ pub fn format_duration(d: Duration) -> String {
         return "0s".into();
     }
     let mut out = String::new();
-    for (unit, size) in [
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ] {
+    for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)] {
         if ms >= size {
             out.push_str(&format!("{}{unit}", ms / size));
             ms %= size;

@@ -50,27 +50,16 @@ impl ParseError {
 }
 
 /// Parses a workflow document; unknown fields, wrong types and malformed text are errors with a path.
-pub fn parse_document(
-    bytes: &[u8],
-    format: DocumentFormat,
-) -> Result<WorkflowDocument, ParseError> {
+pub fn parse_document(bytes: &[u8], format: DocumentFormat) -> Result<WorkflowDocument, ParseError> {
     if bytes.len() > MAX_DOCUMENT_BYTES {
-        return Err(ParseError::TooLarge {
-            size: bytes.len(),
-            limit: MAX_DOCUMENT_BYTES,
-        });
+        return Err(ParseError::TooLarge { size: bytes.len(), limit: MAX_DOCUMENT_BYTES });
     }
-    let text = std::str::from_utf8(bytes).map_err(|e| ParseError::InvalidUtf8 {
-        offset: e.valid_up_to(),
-    })?;
+    let text = std::str::from_utf8(bytes).map_err(|e| ParseError::InvalidUtf8 { offset: e.valid_up_to() })?;
     match format {
         DocumentFormat::Json => {
             let mut de = serde_json::Deserializer::from_str(text);
             let doc = serde_path_to_error::deserialize(&mut de).map_err(|e| syntax("JSON", e))?;
-            de.end().map_err(|e| ParseError::Syntax {
-                path: String::new(),
-                message: format!("invalid JSON: {e}"),
-            })?;
+            de.end().map_err(|e| ParseError::Syntax { path: String::new(), message: format!("invalid JSON: {e}") })?;
             Ok(doc)
         }
         DocumentFormat::Yaml => {
@@ -84,11 +73,7 @@ fn syntax<E: std::fmt::Display>(kind: &str, e: serde_path_to_error::Error<E>) ->
     let path = e.path().to_string();
     let path = if path == "." { String::new() } else { path };
     let inner = e.into_inner().to_string();
-    let message = if path.is_empty() {
-        format!("invalid {kind}: {inner}")
-    } else {
-        format!("invalid {kind} at {path}: {inner}")
-    };
+    let message = if path.is_empty() { format!("invalid {kind}: {inner}") } else { format!("invalid {kind} at {path}: {inner}") };
     ParseError::Syntax { path, message }
 }
 
@@ -96,17 +81,13 @@ fn syntax<E: std::fmt::Display>(kind: &str, e: serde_path_to_error::Error<E>) ->
 mod tests {
     use super::*;
 
-    const MIN: &str =
-        r#"{"name":"n","description":"d","nodes":[{"id":"t","type":"trigger.manual"}]}"#;
+    const MIN: &str = r#"{"name":"n","description":"d","nodes":[{"id":"t","type":"trigger.manual"}]}"#;
 
     #[test]
     fn json_and_yaml_parse_to_the_same_document() {
         let json = parse_document(MIN.as_bytes(), DocumentFormat::Json).unwrap();
         let yaml = "name: n\ndescription: d\nnodes:\n  - id: t\n    type: trigger.manual\n";
-        assert_eq!(
-            json,
-            parse_document(yaml.as_bytes(), DocumentFormat::Yaml).unwrap()
-        );
+        assert_eq!(json, parse_document(yaml.as_bytes(), DocumentFormat::Yaml).unwrap());
     }
 
     #[test]
@@ -123,24 +104,13 @@ mod tests {
     #[test]
     fn wrong_types_huge_deep_and_binary_input_are_refused() {
         let doc = r#"{"name":5,"description":"d","nodes":[]}"#;
-        assert!(parse_document(doc.as_bytes(), DocumentFormat::Json)
-            .unwrap_err()
-            .to_string()
-            .contains("name"));
+        assert!(parse_document(doc.as_bytes(), DocumentFormat::Json).unwrap_err().to_string().contains("name"));
         let huge = vec![b' '; MAX_DOCUMENT_BYTES + 1];
-        assert!(matches!(
-            parse_document(&huge, DocumentFormat::Json),
-            Err(ParseError::TooLarge { .. })
-        ));
+        assert!(matches!(parse_document(&huge, DocumentFormat::Json), Err(ParseError::TooLarge { .. })));
         let deep = format!("{}{}", "[".repeat(1000), "]".repeat(1000));
-        let deep = format!(
-            r#"{{"name":"n","description":"d","nodes":[{{"id":"t","type":"x","params":{{"a":{deep}}}}}]}}"#
-        );
+        let deep = format!(r#"{{"name":"n","description":"d","nodes":[{{"id":"t","type":"x","params":{{"a":{deep}}}}}]}}"#);
         assert!(parse_document(deep.as_bytes(), DocumentFormat::Json).is_err());
-        assert!(matches!(
-            parse_document(b"{\"name\":\"\xff\"}", DocumentFormat::Json),
-            Err(ParseError::InvalidUtf8 { .. })
-        ));
+        assert!(matches!(parse_document(b"{\"name\":\"\xff\"}", DocumentFormat::Json), Err(ParseError::InvalidUtf8 { .. })));
         assert!(parse_document(b"name: [unclosed", DocumentFormat::Yaml).is_err());
     }
 }

@@ -70,19 +70,10 @@ impl Templates {
     /// Renders every string inside `value` against `scope` (step id → step output).
     /// `locals` are extra names usable as bare `{{Name}}` (e.g. Slack variables), even when the
     /// name is not a valid identifier (`EG-Name`).
-    pub fn render(
-        &self,
-        value: &Value,
-        scope: &Map<String, Value>,
-        locals: &Map<String, Value>,
-    ) -> Result<Value, RenderError> {
+    pub fn render(&self, value: &Value, scope: &Map<String, Value>, locals: &Map<String, Value>) -> Result<Value, RenderError> {
         match value {
             Value::String(s) if has_template(s) => self.render_str(s, scope, locals),
-            Value::Array(items) => items
-                .iter()
-                .map(|v| self.render(v, scope, locals))
-                .collect::<Result<_, _>>()
-                .map(Value::Array),
+            Value::Array(items) => items.iter().map(|v| self.render(v, scope, locals)).collect::<Result<_, _>>().map(Value::Array),
             Value::Object(map) => {
                 let mut out = Map::with_capacity(map.len());
                 for (k, v) in map {
@@ -94,41 +85,21 @@ impl Templates {
         }
     }
 
-    fn render_str(
-        &self,
-        s: &str,
-        scope: &Map<String, Value>,
-        locals: &Map<String, Value>,
-    ) -> Result<Value, RenderError> {
+    fn render_str(&self, s: &str, scope: &Map<String, Value>, locals: &Map<String, Value>) -> Result<Value, RenderError> {
         let (source, ctx) = substitute_locals(s, scope, locals);
         if let Some(caps) = whole_re().captures(&source) {
             let expr = caps.get(1).map_or("", |m| m.as_str());
             if !expr.contains("}}") && !expr.contains("{{") && !source.contains("{%") {
-                let compiled = self
-                    .env
-                    .compile_expression(expr)
-                    .map_err(|e| syntax(s, e))?;
+                let compiled = self.env.compile_expression(expr).map_err(|e| syntax(s, e))?;
                 let value = compiled.eval(&ctx).map_err(|e| self.explain(s, &ctx, e))?;
                 if value.is_undefined() {
-                    return Err(self.explain(
-                        s,
-                        &ctx,
-                        minijinja::Error::from(minijinja::ErrorKind::UndefinedError),
-                    ));
+                    return Err(self.explain(s, &ctx, minijinja::Error::from(minijinja::ErrorKind::UndefinedError)));
                 }
-                return serde_json::to_value(&value).map_err(|e| RenderError::Eval {
-                    template: s.into(),
-                    message: e.to_string(),
-                });
+                return serde_json::to_value(&value).map_err(|e| RenderError::Eval { template: s.into(), message: e.to_string() });
             }
         }
-        let tmpl = self
-            .env
-            .template_from_str(&source)
-            .map_err(|e| syntax(s, e))?;
-        tmpl.render(&ctx)
-            .map(Value::String)
-            .map_err(|e| self.explain(s, &ctx, e))
+        let tmpl = self.env.template_from_str(&source).map_err(|e| syntax(s, e))?;
+        tmpl.render(&ctx).map(Value::String).map_err(|e| self.explain(s, &ctx, e))
     }
 
     fn explain(&self, template: &str, ctx: &JValue, err: minijinja::Error) -> RenderError {
@@ -136,17 +107,11 @@ impl Templates {
             let expr = caps.get(1).map_or("", |m| m.as_str());
             if let Some(path) = parse_path(expr) {
                 if let Some(missing) = missing_part(&path, ctx) {
-                    return RenderError::Unresolved {
-                        reference: format!("{{{{ {expr} }}}}"),
-                        missing,
-                    };
+                    return RenderError::Unresolved { reference: format!("{{{{ {expr} }}}}"), missing };
                 }
             }
         }
-        RenderError::Eval {
-            template: template.into(),
-            message: err.to_string(),
-        }
+        RenderError::Eval { template: template.into(), message: err.to_string() }
     }
 
     /// The root names (step ids, `loop`) that the templates inside `value` read, locals excepted.
@@ -156,33 +121,16 @@ impl Templates {
         Ok(out)
     }
 
-    fn collect_roots(
-        &self,
-        value: &Value,
-        locals: &[String],
-        out: &mut BTreeSet<String>,
-    ) -> Result<(), RenderError> {
+    fn collect_roots(&self, value: &Value, locals: &[String], out: &mut BTreeSet<String>) -> Result<(), RenderError> {
         match value {
             Value::String(s) if has_template(s) => {
-                let local_map: Map<String, Value> =
-                    locals.iter().map(|l| (l.clone(), Value::Null)).collect();
+                let local_map: Map<String, Value> = locals.iter().map(|l| (l.clone(), Value::Null)).collect();
                 let (source, _) = substitute_locals(s, &Map::new(), &local_map);
-                let tmpl = self
-                    .env
-                    .template_from_str(&source)
-                    .map_err(|e| syntax(s, e))?;
-                out.extend(
-                    tmpl.undeclared_variables(false)
-                        .into_iter()
-                        .filter(|v| !v.starts_with("__local_")),
-                );
+                let tmpl = self.env.template_from_str(&source).map_err(|e| syntax(s, e))?;
+                out.extend(tmpl.undeclared_variables(false).into_iter().filter(|v| !v.starts_with("__local_")));
             }
-            Value::Array(items) => items
-                .iter()
-                .try_for_each(|v| self.collect_roots(v, locals, out))?,
-            Value::Object(map) => map
-                .values()
-                .try_for_each(|v| self.collect_roots(v, locals, out))?,
+            Value::Array(items) => items.iter().try_for_each(|v| self.collect_roots(v, locals, out))?,
+            Value::Object(map) => map.values().try_for_each(|v| self.collect_roots(v, locals, out))?,
             _ => {}
         }
         Ok(())
@@ -214,19 +162,12 @@ fn collect_paths(value: &Value, out: &mut Vec<(String, Vec<Segment>)>) {
 }
 
 fn syntax(template: &str, e: minijinja::Error) -> RenderError {
-    RenderError::Syntax {
-        template: template.into(),
-        message: e.to_string(),
-    }
+    RenderError::Syntax { template: template.into(), message: e.to_string() }
 }
 
 /// Replaces `{{ Name }}` for each local `Name` by a generated identifier bound in the context, so a
 /// local's value is data, never template text.
-fn substitute_locals(
-    s: &str,
-    scope: &Map<String, Value>,
-    locals: &Map<String, Value>,
-) -> (String, JValue) {
+fn substitute_locals(s: &str, scope: &Map<String, Value>, locals: &Map<String, Value>) -> (String, JValue) {
     let mut ctx: Map<String, Value> = scope.clone();
     if locals.is_empty() {
         return (s.to_string(), JValue::from_serialize(&ctx));
@@ -280,10 +221,7 @@ pub fn parse_path(expr: &str) -> Option<Vec<Segment>> {
                 let inner = src[i + 1..close].trim();
                 let seg = if let Ok(n) = inner.parse::<usize>() {
                     Segment::Index(n)
-                } else if inner.len() >= 2
-                    && (inner.starts_with('"') && inner.ends_with('"')
-                        || inner.starts_with('\'') && inner.ends_with('\''))
-                {
+                } else if inner.len() >= 2 && (inner.starts_with('"') && inner.ends_with('"') || inner.starts_with('\'') && inner.ends_with('\'')) {
                     Segment::Key(inner[1..inner.len() - 1].to_string())
                 } else {
                     return None;
@@ -321,39 +259,25 @@ fn missing_part(path: &[Segment], ctx: &JValue) -> Option<String> {
     for (i, seg) in path.iter().enumerate() {
         let next = match seg {
             Segment::Key(k) => current.get_attr(k).ok().filter(|v| !v.is_undefined()),
-            Segment::Index(n) => current
-                .get_item(&JValue::from(*n))
-                .ok()
-                .filter(|v| !v.is_undefined()),
+            Segment::Index(n) => current.get_item(&JValue::from(*n)).ok().filter(|v| !v.is_undefined()),
         };
         match next {
             Some(v) => current = v,
             None if i == 0 => {
-                let Segment::Key(root) = seg else {
-                    return Some("the path is malformed".into());
-                };
-                return Some(format!(
-                    "`{root}` is not a step that has run before this one"
-                ));
+                let Segment::Key(root) = seg else { return Some("the path is malformed".into()) };
+                return Some(format!("`{root}` is not a step that has run before this one"));
             }
             None => {
                 let parent = show(&path[..i]);
                 return Some(match (seg, current.kind()) {
                     (Segment::Index(n), ValueKind::Seq) => {
-                        format!(
-                            "`{parent}` has {} items, so there is no index {n}",
-                            current.len().unwrap_or(0)
-                        )
+                        format!("`{parent}` has {} items, so there is no index {n}", current.len().unwrap_or(0))
                     }
                     (Segment::Key(k), ValueKind::Map) => format!("`{parent}` has no key `{k}`"),
-                    (_, kind) => format!(
-                        "`{parent}` is {}, not {}",
-                        kind_name(kind),
-                        match seg {
-                            Segment::Index(_) => "a list",
-                            Segment::Key(_) => "an object",
-                        }
-                    ),
+                    (_, kind) => format!("`{parent}` is {}, not {}", kind_name(kind), match seg {
+                        Segment::Index(_) => "a list",
+                        Segment::Key(_) => "an object",
+                    }),
                 });
             }
         }
@@ -392,95 +316,42 @@ mod tests {
     fn whole_references_keep_their_type() {
         let t = Templates::new();
         let none = Map::new();
-        assert_eq!(
-            t.render(&json!("{{ trigger_1.output.MTD_Spend }}"), &scope(), &none)
-                .unwrap(),
-            json!(3.8)
-        );
-        assert_eq!(
-            t.render(&json!("{{ trigger_1.output.tags }}"), &scope(), &none)
-                .unwrap(),
-            json!(["a", "b"])
-        );
-        assert_eq!(
-            t.render(&json!("{{ trigger_1.output[\"x-y\"] }}"), &scope(), &none)
-                .unwrap(),
-            json!({"k": 1})
-        );
-        assert_eq!(
-            t.render(&json!(" {{get.output.items[0].id}} "), &scope(), &none)
-                .unwrap(),
-            json!(1)
-        );
+        assert_eq!(t.render(&json!("{{ trigger_1.output.MTD_Spend }}"), &scope(), &none).unwrap(), json!(3.8));
+        assert_eq!(t.render(&json!("{{ trigger_1.output.tags }}"), &scope(), &none).unwrap(), json!(["a", "b"]));
+        assert_eq!(t.render(&json!("{{ trigger_1.output[\"x-y\"] }}"), &scope(), &none).unwrap(), json!({"k": 1}));
+        assert_eq!(t.render(&json!(" {{get.output.items[0].id}} "), &scope(), &none).unwrap(), json!(1));
     }
 
     #[test]
     fn embedded_references_interpolate_as_text() {
         let t = Templates::new();
-        let v = t
-            .render(
-                &json!({"a": ["Group {{ get.output.name }}: {{ trigger_1.output.tags }}"]}),
-                &scope(),
-                &Map::new(),
-            )
-            .unwrap();
+        let v = t.render(&json!({"a": ["Group {{ get.output.name }}: {{ trigger_1.output.tags }}"]}), &scope(), &Map::new()).unwrap();
         assert_eq!(v, json!({"a": ["Group web-prod: [\"a\",\"b\"]"]}));
     }
 
     #[test]
     fn locals_are_data_not_template_text() {
         let t = Templates::new();
-        let locals = json!({"EG-Name": "{{ evil }}"})
-            .as_object()
-            .unwrap()
-            .clone();
-        let v = t
-            .render(
-                &json!("Budget threshold reached for {{EG-Name}}"),
-                &scope(),
-                &locals,
-            )
-            .unwrap();
+        let locals = json!({"EG-Name": "{{ evil }}"}).as_object().unwrap().clone();
+        let v = t.render(&json!("Budget threshold reached for {{EG-Name}}"), &scope(), &locals).unwrap();
         assert_eq!(v, json!("Budget threshold reached for {{ evil }}"));
     }
 
     #[test]
     fn unresolved_references_name_the_missing_part() {
         let t = Templates::new();
-        let err = t
-            .render(&json!("{{ get.output.nme }}"), &scope(), &Map::new())
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "reference `{{ get.output.nme }}` does not resolve: `get.output` has no key `nme`"
-        );
-        let err = t
-            .render(
-                &json!("x {{ get.output.items[3].id }}"),
-                &scope(),
-                &Map::new(),
-            )
-            .unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("has 1 items, so there is no index 3"),
-            "{err}"
-        );
-        let err = t
-            .render(&json!("{{ nobody.output }}"), &scope(), &Map::new())
-            .unwrap_err();
+        let err = t.render(&json!("{{ get.output.nme }}"), &scope(), &Map::new()).unwrap_err();
+        assert_eq!(err.to_string(), "reference `{{ get.output.nme }}` does not resolve: `get.output` has no key `nme`");
+        let err = t.render(&json!("x {{ get.output.items[3].id }}"), &scope(), &Map::new()).unwrap_err();
+        assert!(err.to_string().contains("has 1 items, so there is no index 3"), "{err}");
+        let err = t.render(&json!("{{ nobody.output }}"), &scope(), &Map::new()).unwrap_err();
         assert!(err.to_string().contains("`nobody` is not a step"), "{err}");
     }
 
     #[test]
     fn roots_lists_referenced_steps() {
         let t = Templates::new();
-        let roots = t
-            .roots(
-                &json!(["{{ a.output.x }} {{ b.output }}", {"k": "{{ c }}"}, "{{EG-Name}}"]),
-                &["EG-Name".into()],
-            )
-            .unwrap();
+        let roots = t.roots(&json!(["{{ a.output.x }} {{ b.output }}", {"k": "{{ c }}"}, "{{EG-Name}}"]), &["EG-Name".into()]).unwrap();
         assert_eq!(roots.into_iter().collect::<Vec<_>>(), vec!["a", "b", "c"]);
         assert!(t.roots(&json!("{{ a. }}"), &[]).is_err());
     }

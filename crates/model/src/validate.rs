@@ -41,11 +41,7 @@ fn id_re() -> &'static Regex {
 }
 
 /// Validates a parsed document against the catalogue. Empty means valid.
-pub fn validate(
-    doc: &WorkflowDocument,
-    catalog: &dyn Catalog,
-    templates: &Templates,
-) -> Vec<Problem> {
+pub fn validate(doc: &WorkflowDocument, catalog: &dyn Catalog, templates: &Templates) -> Vec<Problem> {
     let mut problems = Vec::new();
     check_name(&doc.name, &mut problems);
     if doc.description.trim().is_empty() {
@@ -64,26 +60,17 @@ pub fn validate(
         if !id_re().is_match(&node.id) {
             problems.push(Problem::new(format!("{path}.id"), format!("`{}` is not a valid id: use a lowercase letter, then up to 63 lowercase letters, digits or underscores", node.id)));
         } else if node.id == "loop" {
-            problems.push(Problem::new(
-                format!("{path}.id"),
-                "`loop` is reserved for the current loop item",
-            ));
+            problems.push(Problem::new(format!("{path}.id"), "`loop` is reserved for the current loop item"));
         }
         if index.insert(node.id.as_str(), i).is_some() {
-            problems.push(Problem::new(
-                format!("{path}.id"),
-                format!("the id `{}` is used by more than one node", node.id),
-            ));
+            problems.push(Problem::new(format!("{path}.id"), format!("the id `{}` is used by more than one node", node.id)));
         }
         match catalog.ports(node) {
             Some(p) => {
                 ports.insert(node.id.as_str(), p);
                 problems.extend(catalog.validate_params(node, &format!("{path}.params")));
             }
-            None => problems.push(Problem::new(
-                format!("{path}.type"),
-                format!("unknown node type `{}`", node.node_type),
-            )),
+            None => problems.push(Problem::new(format!("{path}.type"), format!("unknown node type `{}`", node.node_type))),
         }
         if let Some(t) = &node.timeout {
             if let Err(e) = parse_duration(t) {
@@ -92,10 +79,7 @@ pub fn validate(
         }
         if let Some(r) = &node.retry {
             if r.max_attempts == 0 || r.max_attempts > 100 {
-                problems.push(Problem::new(
-                    format!("{path}.retry.max_attempts"),
-                    "must be between 1 and 100",
-                ));
+                problems.push(Problem::new(format!("{path}.retry.max_attempts"), "must be between 1 and 100"));
             }
             if let Some(Err(e)) = r.backoff.as_deref().map(parse_duration) {
                 problems.push(Problem::new(format!("{path}.retry.backoff"), e));
@@ -115,44 +99,27 @@ pub fn validate(
         let path = format!("edges[{i}]");
         for (field, id) in [("from", &edge.from), ("to", &edge.to)] {
             if !index.contains_key(id.as_str()) {
-                problems.push(Problem::new(
-                    format!("{path}.{field}"),
-                    format!("there is no node `{id}`"),
-                ));
+                problems.push(Problem::new(format!("{path}.{field}"), format!("there is no node `{id}`")));
             }
         }
         if let Some(p) = ports.get(edge.from.as_str()) {
             match &edge.port {
                 None if !p.default => problems.push(Problem::new(
                     format!("{path}.port"),
-                    format!(
-                        "node `{}` has no default path; choose one of its ports: {}",
-                        edge.from,
-                        p.named.join(", ")
-                    ),
+                    format!("node `{}` has no default path; choose one of its ports: {}", edge.from, p.named.join(", ")),
                 )),
-                Some(port) if port == "error" && !p.error => problems.push(Problem::new(
-                    format!("{path}.port"),
-                    format!("node `{}` has no `error` port", edge.from),
-                )),
-                Some(port) if port != "error" && !p.named.contains(port) => {
-                    problems.push(Problem::new(
-                        format!("{path}.port"),
-                        format!(
-                            "node `{}` has no port `{port}`; its ports are: {}",
-                            edge.from,
-                            list_ports(p)
-                        ),
-                    ))
+                Some(port) if port == "error" && !p.error => {
+                    problems.push(Problem::new(format!("{path}.port"), format!("node `{}` has no `error` port", edge.from)))
                 }
+                Some(port) if port != "error" && !p.named.contains(port) => problems.push(Problem::new(
+                    format!("{path}.port"),
+                    format!("node `{}` has no port `{port}`; its ports are: {}", edge.from, list_ports(p)),
+                )),
                 _ => {}
             }
         }
         if doc.node(&edge.to).is_some_and(|n| n.is_trigger()) {
-            problems.push(Problem::new(
-                format!("{path}.to"),
-                "no edge may lead into the trigger",
-            ));
+            problems.push(Problem::new(format!("{path}.to"), "no edge may lead into the trigger"));
         }
         if !seen_edges.insert((&edge.from, &edge.port, &edge.to)) {
             problems.push(Problem::new(path, "this edge is listed twice"));
@@ -160,10 +127,7 @@ pub fn validate(
     }
 
     if let Some(cycle) = find_cycle(doc) {
-        problems.push(Problem::new(
-            "edges",
-            format!("the graph has a cycle: {}", cycle.join(" → ")),
-        ));
+        problems.push(Problem::new("edges", format!("the graph has a cycle: {}", cycle.join(" → "))));
     } else {
         check_references(doc, catalog, templates, &mut problems);
     }
@@ -171,10 +135,7 @@ pub fn validate(
     if let [trigger] = triggers.as_slice() {
         let reachable = descendants(doc, &trigger.id);
         if reachable.is_empty() {
-            problems.push(Problem::new(
-                "edges",
-                format!("no node is connected after the trigger `{}`", trigger.id),
-            ));
+            problems.push(Problem::new("edges", format!("no node is connected after the trigger `{}`", trigger.id)));
         }
     }
     problems
@@ -197,14 +158,8 @@ fn check_name(name: &str, problems: &mut Vec<Problem>) {
         problems.push(Problem::new("name", "a name has 1 to 128 characters"));
     }
     let lower = name.trim_start().to_lowercase();
-    if let Some(prefix) = ["aws", "amazon", "amz"]
-        .into_iter()
-        .find(|p| lower.starts_with(p))
-    {
-        problems.push(Problem::new(
-            "name",
-            format!("a name may not start with `{prefix}` (in any letter case)"),
-        ));
+    if let Some(prefix) = ["aws", "amazon", "amz"].into_iter().find(|p| lower.starts_with(p)) {
+        problems.push(Problem::new("name", format!("a name may not start with `{prefix}` (in any letter case)")));
     }
 }
 
@@ -236,8 +191,7 @@ fn find_cycle(doc: &WorkflowDocument) -> Option<Vec<String>> {
         if state.contains_key(start) {
             continue;
         }
-        let mut stack: Vec<(&str, Vec<&str>)> =
-            vec![(start, doc.outgoing(start).map(|e| e.to.as_str()).collect())];
+        let mut stack: Vec<(&str, Vec<&str>)> = vec![(start, doc.outgoing(start).map(|e| e.to.as_str()).collect())];
         state.insert(start, 1);
         while let Some((node, children)) = stack.last_mut() {
             let node = *node;
@@ -245,8 +199,7 @@ fn find_cycle(doc: &WorkflowDocument) -> Option<Vec<String>> {
                 Some(child) => match state.get(child) {
                     Some(1) => {
                         let pos = stack.iter().position(|(n, _)| *n == child).unwrap_or(0);
-                        let mut cycle: Vec<String> =
-                            stack[pos..].iter().map(|(n, _)| n.to_string()).collect();
+                        let mut cycle: Vec<String> = stack[pos..].iter().map(|(n, _)| n.to_string()).collect();
                         cycle.push(child.to_string());
                         return Some(cycle);
                     }
@@ -266,12 +219,7 @@ fn find_cycle(doc: &WorkflowDocument) -> Option<Vec<String>> {
     None
 }
 
-fn check_references(
-    doc: &WorkflowDocument,
-    catalog: &dyn Catalog,
-    templates: &Templates,
-    problems: &mut Vec<Problem>,
-) {
+fn check_references(doc: &WorkflowDocument, catalog: &dyn Catalog, templates: &Templates, problems: &mut Vec<Problem>) {
     // A loop body node sees what its loop sees, plus `loop`.
     let mut owner: HashMap<String, String> = HashMap::new();
     for node in &doc.nodes {
@@ -324,21 +272,9 @@ mod tests {
     impl Catalog for TestCatalog {
         fn ports(&self, node: &NodeSpec) -> Option<PortSet> {
             match node.node_type.as_str() {
-                "trigger.webhook" => Some(PortSet {
-                    default: true,
-                    named: vec![],
-                    error: false,
-                }),
-                "core.transform" => Some(PortSet {
-                    default: true,
-                    named: vec![],
-                    error: true,
-                }),
-                "slack.approval" => Some(PortSet {
-                    default: false,
-                    named: vec!["approved".into(), "denied".into()],
-                    error: true,
-                }),
+                "trigger.webhook" => Some(PortSet { default: true, named: vec![], error: false }),
+                "core.transform" => Some(PortSet { default: true, named: vec![], error: true }),
+                "slack.approval" => Some(PortSet { default: false, named: vec!["approved".into(), "denied".into()], error: true }),
                 _ => None,
             }
         }
@@ -371,39 +307,18 @@ mod tests {
             "edges:\n- {from: t, to: a}\n- {from: a, to: b}\n- {from: a, to: zz}\n- {from: ap, port: maybe, to: b}\n- {from: ap, to: b}\n"
         ));
         let paths: Vec<&str> = p.iter().map(|p| p.path.as_str()).collect();
-        for expected in [
-            "name",
-            "description",
-            "nodes[1].id",
-            "nodes[1].type",
-            "nodes[2].id",
-            "edges[2].to",
-            "edges[3].port",
-            "edges[4].port",
-            "nodes[3].params",
-        ] {
+        for expected in ["name", "description", "nodes[1].id", "nodes[1].type", "nodes[2].id", "edges[2].to", "edges[3].port", "edges[4].port", "nodes[3].params"] {
             assert!(paths.contains(&expected), "missing {expected} in {p:#?}");
         }
-        assert!(
-            p.iter()
-                .any(|p| p.message.contains("`b`, which is not upstream")),
-            "{p:#?}"
-        );
-        assert!(
-            p.iter()
-                .any(|p| p.message.contains("`ghost`, which is not a step")),
-            "{p:#?}"
-        );
+        assert!(p.iter().any(|p| p.message.contains("`b`, which is not upstream")), "{p:#?}");
+        assert!(p.iter().any(|p| p.message.contains("`ghost`, which is not a step")), "{p:#?}");
     }
 
     #[test]
     fn cycles_and_missing_triggers_are_found() {
         let p = check("name: c\ndescription: d\nnodes:\n- {id: a, type: core.transform}\n- {id: b, type: core.transform}\nedges:\n- {from: a, to: b}\n- {from: b, to: a}\n");
         assert!(p.iter().any(|p| p.message.contains("cycle")), "{p:#?}");
-        assert!(
-            p.iter().any(|p| p.message.contains("exactly one trigger")),
-            "{p:#?}"
-        );
+        assert!(p.iter().any(|p| p.message.contains("exactly one trigger")), "{p:#?}");
     }
 
     #[test]

@@ -20,12 +20,7 @@ pub struct Integration {
 
 impl Integration {
     pub fn secret(&self, name: &str) -> Result<&str, NodeError> {
-        self.secrets.get(name).map(String::as_str).ok_or_else(|| {
-            NodeError::new(format!(
-                "integration `{}` has no `{name}` secret",
-                self.alias
-            ))
-        })
+        self.secrets.get(name).map(String::as_str).ok_or_else(|| NodeError::new(format!("integration `{}` has no `{name}` secret", self.alias)))
     }
 
     pub fn config_str(&self, name: &str) -> Option<&str> {
@@ -36,11 +31,7 @@ impl Integration {
 /// Looks integrations up by alias within an organization.
 #[async_trait]
 pub trait IntegrationSource: Send + Sync + 'static {
-    async fn integration(
-        &self,
-        org_id: &str,
-        alias: &str,
-    ) -> Result<Option<Integration>, NodeError>;
+    async fn integration(&self, org_id: &str, alias: &str) -> Result<Option<Integration>, NodeError>;
 }
 
 /// Process-wide services handed to every node.
@@ -67,15 +58,7 @@ pub struct NodeContext {
 }
 
 impl NodeContext {
-    pub fn new(
-        services: Arc<Services>,
-        org_id: &str,
-        workflow_id: &str,
-        execution_id: &str,
-        node_id: &str,
-        scope: &str,
-        attempt: u32,
-    ) -> Self {
+    pub fn new(services: Arc<Services>, org_id: &str, workflow_id: &str, execution_id: &str, node_id: &str, scope: &str, attempt: u32) -> Self {
         Self {
             services,
             org_id: org_id.into(),
@@ -95,30 +78,13 @@ impl NodeContext {
     /// The integration `alias` of this organization, which must be of type `kind`. Its secrets
     /// are remembered so the engine can redact them from what the step records.
     pub async fn integration(&self, alias: &str, kind: &str) -> Result<Integration, NodeError> {
-        let found = self
-            .services
-            .integrations
-            .integration(&self.org_id, alias)
-            .await?;
-        let integration = found.ok_or_else(|| {
-            NodeError::new(format!(
-                "there is no integration named `{alias}`: create it under Integrations first"
-            ))
-        })?;
+        let found = self.services.integrations.integration(&self.org_id, alias).await?;
+        let integration = found.ok_or_else(|| NodeError::new(format!("there is no integration named `{alias}`: create it under Integrations first")))?;
         if integration.kind != kind {
-            return Err(NodeError::new(format!(
-                "integration `{alias}` is of type `{}`, but this node needs a `{kind}` integration",
-                integration.kind
-            )));
+            return Err(NodeError::new(format!("integration `{alias}` is of type `{}`, but this node needs a `{kind}` integration", integration.kind)));
         }
         let mut seen = self.secrets_seen.lock().expect("lock poisoned");
-        seen.extend(
-            integration
-                .secrets
-                .values()
-                .filter(|s| !s.is_empty())
-                .cloned(),
-        );
+        seen.extend(integration.secrets.values().filter(|s| !s.is_empty()).cloned());
         Ok(integration)
     }
 

@@ -54,22 +54,8 @@ pub struct Descriptor {
 }
 
 impl Descriptor {
-    pub const fn new(
-        node_type: &'static str,
-        display_name: &'static str,
-        category: Category,
-        description: &'static str,
-    ) -> Self {
-        Self {
-            node_type,
-            display_name,
-            category,
-            description,
-            ports: &[],
-            dynamic_ports: false,
-            error_port: true,
-            idempotent: true,
-        }
+    pub const fn new(node_type: &'static str, display_name: &'static str, category: Category, description: &'static str) -> Self {
+        Self { node_type, display_name, category, description, ports: &[], dynamic_ports: false, error_port: true, idempotent: true }
     }
 }
 
@@ -109,11 +95,7 @@ pub enum Outcome {
     /// Finished; the run continues on `port` (`None`: the default path).
     Done { output: Value, port: Option<String> },
     /// Waits, holding nothing in memory, until `wake_at` or a decision; then `resume` runs.
-    Suspend {
-        wake_at: i64,
-        state: Value,
-        approval: Option<ApprovalRequest>,
-    },
+    Suspend { wake_at: i64, state: Value, approval: Option<ApprovalRequest> },
     /// Ends the execution as `stopped`.
     Stop { message: Option<String> },
     /// Ends the execution as `failed` with this message.
@@ -139,19 +121,11 @@ pub struct NodeError {
 
 impl NodeError {
     pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            retryable: false,
-            retry_after_ms: None,
-        }
+        Self { message: message.into(), retryable: false, retry_after_ms: None }
     }
 
     pub fn retryable(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            retryable: true,
-            retry_after_ms: None,
-        }
+        Self { message: message.into(), retryable: true, retry_after_ms: None }
     }
 }
 
@@ -175,11 +149,5 @@ pub trait Node: Send + Sync + 'static {
         Vec::new()
     }
     async fn execute(&self, ctx: &NodeContext, params: Value) -> Result<Outcome, NodeError>;
-    async fn resume(
-        &self,
-        ctx: &NodeContext,
-        params: Value,
-        state: Value,
-        wake: Wake,
-    ) -> Result<Outcome, NodeError>;
+    async fn resume(&self, ctx: &NodeContext, params: Value, state: Value, wake: Wake) -> Result<Outcome, NodeError>;
 }

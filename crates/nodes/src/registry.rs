@@ -36,10 +36,7 @@ impl Registry {
     /// Adds a node type; panics on a duplicate type name (a programming error).
     pub fn add(&mut self, node: impl Node) {
         let name = node.descriptor().node_type;
-        assert!(
-            self.nodes.insert(name, Arc::new(node)).is_none(),
-            "node type {name} registered twice"
-        );
+        assert!(self.nodes.insert(name, Arc::new(node)).is_none(), "node type {name} registered twice");
     }
 
     pub fn get(&self, node_type: &str) -> Option<&Arc<dyn Node>> {
@@ -53,30 +50,19 @@ impl Registry {
 
 impl Catalog for Registry {
     fn ports(&self, node: &NodeSpec) -> Option<PortSet> {
-        self.get(&node.node_type)
-            .map(|n| n.ports(&Value::Object(node.params.clone())))
+        self.get(&node.node_type).map(|n| n.ports(&Value::Object(node.params.clone())))
     }
 
     fn validate_params(&self, node: &NodeSpec, path: &str) -> Vec<Problem> {
-        self.get(&node.node_type)
-            .map(|n| n.validate(&Value::Object(node.params.clone()), path))
-            .unwrap_or_default()
+        self.get(&node.node_type).map(|n| n.validate(&Value::Object(node.params.clone()), path)).unwrap_or_default()
     }
 
     fn template_locals(&self, node: &NodeSpec) -> Vec<String> {
-        let Some(param) = self.get(&node.node_type).and_then(|n| n.locals_param()) else {
-            return Vec::new();
-        };
-        node.params
-            .get(param)
-            .and_then(Value::as_object)
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default()
+        let Some(param) = self.get(&node.node_type).and_then(|n| n.locals_param()) else { return Vec::new() };
+        node.params.get(param).and_then(Value::as_object).map(|m| m.keys().cloned().collect()).unwrap_or_default()
     }
 
     fn body(&self, node: &NodeSpec) -> Vec<String> {
-        self.get(&node.node_type)
-            .map(|n| n.body(&Value::Object(node.params.clone())))
-            .unwrap_or_default()
+        self.get(&node.node_type).map(|n| n.body(&Value::Object(node.params.clone()))).unwrap_or_default()
     }
 }

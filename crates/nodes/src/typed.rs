@@ -41,18 +41,9 @@ pub trait TypedNode: Send + Sync + 'static {
 
     async fn run(&self, ctx: &NodeContext, params: Self::Params) -> Result<Outcome, NodeError>;
 
-    async fn resume(
-        &self,
-        ctx: &NodeContext,
-        params: Self::Params,
-        state: Value,
-        wake: Wake,
-    ) -> Result<Outcome, NodeError> {
+    async fn resume(&self, ctx: &NodeContext, params: Self::Params, state: Value, wake: Wake) -> Result<Outcome, NodeError> {
         let _ = (ctx, params, state, wake);
-        Err(NodeError::new(format!(
-            "`{}` never waits, so it cannot be resumed",
-            self.descriptor().node_type
-        )))
+        Err(NodeError::new(format!("`{}` never waits, so it cannot be resumed", self.descriptor().node_type)))
     }
 }
 
@@ -64,34 +55,20 @@ pub struct Typed<T: TypedNode> {
 
 impl<T: TypedNode> Typed<T> {
     pub fn new(inner: T) -> Self {
-        let mut schema =
-            serde_json::to_value(schemars::schema_for!(T::Params)).expect("schemas serialize");
+        let mut schema = serde_json::to_value(schemars::schema_for!(T::Params)).expect("schemas serialize");
         if let Some(obj) = schema.as_object_mut() {
             obj.remove("title");
         }
-        let validator = jsonschema::validator_for(&schema).unwrap_or_else(|e| {
-            panic!("schema of {} is invalid: {e}", inner.descriptor().node_type)
-        });
-        Self {
-            inner,
-            schema,
-            validator,
-        }
+        let validator = jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("schema of {} is invalid: {e}", inner.descriptor().node_type));
+        Self { inner, schema, validator }
     }
 
     fn parse(&self, params: Value) -> Result<T::Params, NodeError> {
         let node_type = self.inner.descriptor().node_type;
         serde_path_to_error::deserialize(params).map_err(|e| {
             let path = e.path().to_string();
-            let at = if path == "." {
-                String::new()
-            } else {
-                format!(" at `{path}`")
-            };
-            NodeError::new(format!(
-                "the params of this `{node_type}` step are invalid{at}: {}",
-                e.into_inner()
-            ))
+            let at = if path == "." { String::new() } else { format!(" at `{path}`") };
+            NodeError::new(format!("the params of this `{node_type}` step are invalid{at}: {}", e.into_inner()))
         })
     }
 }
@@ -127,21 +104,12 @@ impl<T: TypedNode> Node for Typed<T> {
             .validator
             .iter_errors(params)
             .filter(|e| !e.instance.as_str().is_some_and(has_template))
-            .map(|e| {
-                Problem::new(
-                    format!("{path}{}", pointer_to_path(&e.instance_path.to_string())),
-                    e.to_string(),
-                )
-            })
+            .map(|e| Problem::new(format!("{path}{}", pointer_to_path(&e.instance_path.to_string())), e.to_string()))
             .collect();
         if problems.is_empty() {
             if let Ok(typed) = serde_json::from_value::<T::Params>(params.clone()) {
                 problems.extend(self.inner.check(&typed).into_iter().map(|p| {
-                    let sep = if p.path.is_empty() || p.path.starts_with('[') {
-                        ""
-                    } else {
-                        "."
-                    };
+                    let sep = if p.path.is_empty() || p.path.starts_with('[') { "" } else { "." };
                     Problem::new(format!("{path}{sep}{}", p.path), p.message)
                 }));
             }
@@ -152,11 +120,7 @@ impl<T: TypedNode> Node for Typed<T> {
     fn ports(&self, params: &Value) -> PortSet {
         self.inner.ports(params).unwrap_or_else(|| {
             let d = self.inner.descriptor();
-            PortSet {
-                default: d.ports.is_empty(),
-                named: d.ports.iter().map(|p| p.to_string()).collect(),
-                error: d.error_port,
-            }
+            PortSet { default: d.ports.is_empty(), named: d.ports.iter().map(|p| p.to_string()).collect(), error: d.error_port }
         })
     }
 
@@ -177,13 +141,7 @@ impl<T: TypedNode> Node for Typed<T> {
         self.inner.run(ctx, typed).await
     }
 
-    async fn resume(
-        &self,
-        ctx: &NodeContext,
-        params: Value,
-        state: Value,
-        wake: Wake,
-    ) -> Result<Outcome, NodeError> {
+    async fn resume(&self, ctx: &NodeContext, params: Value, state: Value, wake: Wake) -> Result<Outcome, NodeError> {
         let typed = self.parse(params)?;
         self.inner.resume(ctx, typed, state, wake).await
     }

@@ -37,10 +37,7 @@ fn approval_row(r: &AnyRow) -> Result<ApprovalRow, StoreError> {
     })
 }
 
-pub(crate) async fn insert_approval(
-    c: &mut AnyConnection,
-    a: ApprovalRow,
-) -> Result<(), StoreError> {
+pub(crate) async fn insert_approval(c: &mut AnyConnection, a: ApprovalRow) -> Result<(), StoreError> {
     sqlx::query(&format!("INSERT INTO approvals ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"))
         .bind(a.id)
         .bind(a.org_id)
@@ -76,38 +73,16 @@ pub enum Decided {
 }
 
 impl Store {
-    pub async fn approval(
-        &self,
-        org_id: Option<&str>,
-        id: &str,
-    ) -> Result<Option<ApprovalRow>, StoreError> {
+    pub async fn approval(&self, org_id: Option<&str>, id: &str) -> Result<Option<ApprovalRow>, StoreError> {
         let row = match org_id {
-            Some(org) => {
-                sqlx::query(&format!(
-                    "SELECT {COLUMNS} FROM approvals WHERE org_id = $1 AND id = $2"
-                ))
-                .bind(org.to_string())
-                .bind(id.to_string())
-                .fetch_optional(&self.pool)
-                .await?
-            }
-            None => {
-                sqlx::query(&format!("SELECT {COLUMNS} FROM approvals WHERE id = $1"))
-                    .bind(id.to_string())
-                    .fetch_optional(&self.pool)
-                    .await?
-            }
+            Some(org) => sqlx::query(&format!("SELECT {COLUMNS} FROM approvals WHERE org_id = $1 AND id = $2")).bind(org.to_string()).bind(id.to_string()).fetch_optional(&self.pool).await?,
+            None => sqlx::query(&format!("SELECT {COLUMNS} FROM approvals WHERE id = $1")).bind(id.to_string()).fetch_optional(&self.pool).await?,
         };
         row.as_ref().map(approval_row).transpose()
     }
 
     /// The approval of a step, if one was recorded.
-    pub async fn approval_for_step(
-        &self,
-        execution_id: &str,
-        scope: &str,
-        node_id: &str,
-    ) -> Result<Option<ApprovalRow>, StoreError> {
+    pub async fn approval_for_step(&self, execution_id: &str, scope: &str, node_id: &str) -> Result<Option<ApprovalRow>, StoreError> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM approvals WHERE execution_id = $1 AND scope = $2 AND node_id = $3 ORDER BY id DESC LIMIT 1"))
             .bind(execution_id.to_string())
             .bind(scope.to_string())
@@ -117,13 +92,7 @@ impl Store {
         row.as_ref().map(approval_row).transpose()
     }
 
-    pub async fn list_approvals(
-        &self,
-        org_id: &str,
-        status: Option<&str>,
-        limit: usize,
-        cursor: Option<&str>,
-    ) -> Result<Page<ApprovalRow>, StoreError> {
+    pub async fn list_approvals(&self, org_id: &str, status: Option<&str>, limit: usize, cursor: Option<&str>) -> Result<Page<ApprovalRow>, StoreError> {
         let rows = match status {
             Some(s) => sqlx::query(&format!("SELECT {COLUMNS} FROM approvals WHERE org_id = $1 AND status = $2 AND id < $3 ORDER BY id DESC LIMIT $4"))
                 .bind(org_id.to_string())
@@ -139,29 +108,16 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?,
         };
-        let rows = rows
-            .iter()
-            .map(approval_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        let rows = rows.iter().map(approval_row).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_rows(rows, limit, |a| a.id.clone()))
     }
 
     /// Records where the approval message was posted.
-    pub async fn set_approval_message(
-        &self,
-        id: &str,
-        channel: &str,
-        ts: &str,
-    ) -> Result<(), StoreError> {
+    pub async fn set_approval_message(&self, id: &str, channel: &str, ts: &str) -> Result<(), StoreError> {
         let (id, channel, ts) = (id.to_string(), channel.to_string(), ts.to_string());
         self.write(move |c| {
             Box::pin(async move {
-                sqlx::query("UPDATE approvals SET channel = $2, ts = $3 WHERE id = $1")
-                    .bind(id)
-                    .bind(channel)
-                    .bind(ts)
-                    .execute(&mut *c)
-                    .await?;
+                sqlx::query("UPDATE approvals SET channel = $2, ts = $3 WHERE id = $1").bind(id).bind(channel).bind(ts).execute(&mut *c).await?;
                 Ok(())
             })
         })
@@ -170,13 +126,7 @@ impl Store {
 
     /// Records a decision (`approved`, `denied`, `timed_out`) if the approval is still pending,
     /// and wakes its execution in the same transaction.
-    pub async fn decide_approval(
-        &self,
-        id: &str,
-        status: &str,
-        decided_by: Option<Value>,
-        comment: Option<String>,
-    ) -> Result<Decided, StoreError> {
+    pub async fn decide_approval(&self, id: &str, status: &str, decided_by: Option<Value>, comment: Option<String>) -> Result<Decided, StoreError> {
         let (id, status) = (id.to_string(), status.to_string());
         self.write(move |c| {
             Box::pin(async move {

@@ -5,10 +5,7 @@ use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::{
-    now_ms, ApprovalRow, Backend, ExecStatus, ExecutionRow, Page, StepRow, StepStatus, Store,
-    StoreError,
-};
+use crate::{now_ms, ApprovalRow, Backend, ExecStatus, ExecutionRow, Page, StepRow, StepStatus, Store, StoreError};
 
 const EXEC_COLUMNS: &str = "id, org_id, workflow_id, workflow_version, status, trigger_type, trigger, created_at, started_at, finished_at, error, wake_at, deadline";
 const STEP_COLUMNS: &str = "execution_id, scope, node_id, seq, node_type, name, status, port, attempts, input, output, error, state, started_at, finished_at";
@@ -26,8 +23,7 @@ pub(crate) fn execution_row(r: &AnyRow) -> Result<ExecutionRow, StoreError> {
         org_id: r.try_get("org_id")?,
         workflow_id: r.try_get("workflow_id")?,
         workflow_version: r.try_get("workflow_version")?,
-        status: ExecStatus::parse(&status)
-            .ok_or_else(|| StoreError::Corrupt(format!("unknown status {status}")))?,
+        status: ExecStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("unknown status {status}")))?,
         trigger_type: r.try_get("trigger_type")?,
         trigger: serde_json::from_str(&trigger)?,
         created_at: r.try_get("created_at")?,
@@ -48,8 +44,7 @@ fn step_row(r: &AnyRow) -> Result<StepRow, StoreError> {
         seq: r.try_get("seq")?,
         node_type: r.try_get("node_type")?,
         name: r.try_get("name")?,
-        status: StepStatus::parse(&status)
-            .ok_or_else(|| StoreError::Corrupt(format!("unknown step status {status}")))?,
+        status: StepStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("unknown step status {status}")))?,
         port: r.try_get("port")?,
         attempts: r.try_get("attempts")?,
         input: json_opt(r, "input")?,
@@ -105,44 +100,28 @@ pub struct ExecutionFilter {
 
 impl Store {
     pub async fn create_execution(&self, new: NewExecution) -> Result<Created, StoreError> {
-        self.write(move |c| Box::pin(async move { insert_execution(c, new).await }))
-            .await
+        self.write(move |c| Box::pin(async move { insert_execution(c, new).await })).await
     }
 
-    pub async fn execution(
-        &self,
-        org_id: &str,
-        id: &str,
-    ) -> Result<Option<ExecutionRow>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {EXEC_COLUMNS} FROM executions WHERE org_id = $1 AND id = $2"
-        ))
-        .bind(org_id.to_string())
-        .bind(id.to_string())
-        .fetch_optional(&self.pool)
-        .await?;
+    pub async fn execution(&self, org_id: &str, id: &str) -> Result<Option<ExecutionRow>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {EXEC_COLUMNS} FROM executions WHERE org_id = $1 AND id = $2"))
+            .bind(org_id.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(execution_row).transpose()
     }
 
     pub async fn steps(&self, execution_id: &str) -> Result<Vec<StepRow>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {STEP_COLUMNS} FROM steps WHERE execution_id = $1 ORDER BY seq, scope"
-        ))
-        .bind(execution_id.to_string())
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&format!("SELECT {STEP_COLUMNS} FROM steps WHERE execution_id = $1 ORDER BY seq, scope"))
+            .bind(execution_id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(step_row).collect()
     }
 
-    pub async fn list_executions(
-        &self,
-        org_id: &str,
-        filter: &ExecutionFilter,
-        limit: usize,
-        cursor: Option<&str>,
-    ) -> Result<Page<ExecutionRow>, StoreError> {
-        let mut sql =
-            format!("SELECT {EXEC_COLUMNS} FROM executions WHERE org_id = $1 AND id < $2");
+    pub async fn list_executions(&self, org_id: &str, filter: &ExecutionFilter, limit: usize, cursor: Option<&str>) -> Result<Page<ExecutionRow>, StoreError> {
+        let mut sql = format!("SELECT {EXEC_COLUMNS} FROM executions WHERE org_id = $1 AND id < $2");
         let mut n = 2;
         let mut texts: Vec<String> = Vec::new();
         let mut ints: Vec<(usize, i64)> = Vec::new();
@@ -168,9 +147,7 @@ impl Store {
             ints.push((n, until));
         }
         sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", n + 1));
-        let mut q = sqlx::query(&sql)
-            .bind(org_id.to_string())
-            .bind(cursor.unwrap_or("~").to_string());
+        let mut q = sqlx::query(&sql).bind(org_id.to_string()).bind(cursor.unwrap_or("~").to_string());
         for t in texts {
             q = q.bind(t);
         }
@@ -179,34 +156,22 @@ impl Store {
             q = q.bind(v);
         }
         let rows = q.bind(limit as i64 + 1).fetch_all(&self.pool).await?;
-        let rows = rows
-            .iter()
-            .map(execution_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        let rows = rows.iter().map(execution_row).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_rows(rows, limit, |e| e.id.clone()))
     }
 
     /// The last execution of each of these workflows.
-    pub async fn last_execution(
-        &self,
-        workflow_id: &str,
-    ) -> Result<Option<ExecutionRow>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {EXEC_COLUMNS} FROM executions WHERE workflow_id = $1 ORDER BY id DESC LIMIT 1"
-        ))
-        .bind(workflow_id.to_string())
-        .fetch_optional(&self.pool)
-        .await?;
+    pub async fn last_execution(&self, workflow_id: &str) -> Result<Option<ExecutionRow>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {EXEC_COLUMNS} FROM executions WHERE workflow_id = $1 ORDER BY id DESC LIMIT 1"))
+            .bind(workflow_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(execution_row).transpose()
     }
 
     /// Cancels an unfinished execution: it and its unsettled steps become `cancelled`, its
     /// pending approvals are closed, and a worker holding it loses its lease.
-    pub async fn cancel_execution(
-        &self,
-        org_id: &str,
-        id: &str,
-    ) -> Result<ExecutionRow, StoreError> {
+    pub async fn cancel_execution(&self, org_id: &str, id: &str) -> Result<ExecutionRow, StoreError> {
         let (org, id) = (org_id.to_string(), id.to_string());
         self.write(move |c| {
             Box::pin(async move {
@@ -241,19 +206,9 @@ impl Store {
 
     /// Claims up to `limit` executions that need a worker: queued ones nobody holds, running ones
     /// whose lease expired (their process died), and waiting ones whose time has come.
-    pub async fn claim(
-        &self,
-        owner: &str,
-        now: i64,
-        lease_until: i64,
-        limit: usize,
-    ) -> Result<Vec<ExecutionRow>, StoreError> {
+    pub async fn claim(&self, owner: &str, now: i64, lease_until: i64, limit: usize) -> Result<Vec<ExecutionRow>, StoreError> {
         let owner = owner.to_string();
-        let lock = if self.backend == Backend::Postgres {
-            " FOR UPDATE SKIP LOCKED"
-        } else {
-            ""
-        };
+        let lock = if self.backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
         let sql = format!(
             "UPDATE executions SET lease_owner = $1, lease_until = $2, status = CASE WHEN status = 'waiting' THEN 'running' ELSE status END \
              WHERE id IN (SELECT id FROM executions WHERE \
@@ -263,13 +218,7 @@ impl Store {
         );
         self.write(move |c| {
             Box::pin(async move {
-                let rows = sqlx::query(&sql)
-                    .bind(owner)
-                    .bind(lease_until)
-                    .bind(now)
-                    .bind(limit as i64)
-                    .fetch_all(&mut *c)
-                    .await?;
+                let rows = sqlx::query(&sql).bind(owner).bind(lease_until).bind(now).bind(limit as i64).fetch_all(&mut *c).await?;
                 rows.iter().map(execution_row).collect()
             })
         })
@@ -278,9 +227,7 @@ impl Store {
 
     /// The earliest time a waiting execution wants to be woken, if any.
     pub async fn next_wake(&self) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query("SELECT MIN(wake_at) AS w FROM executions WHERE status = 'waiting'")
-            .fetch_one(&self.pool)
-            .await?;
+        let row = sqlx::query("SELECT MIN(wake_at) AS w FROM executions WHERE status = 'waiting'").fetch_one(&self.pool).await?;
         Ok(row.try_get("w")?)
     }
 
@@ -303,24 +250,18 @@ impl Store {
     /// Commits a step result with the execution's new state. `Ok(false)` when the lease was lost
     /// (cancelled, or taken over by another process): nothing was written.
     pub async fn commit(&self, commit: Commit) -> Result<bool, StoreError> {
-        self.write(move |c| Box::pin(async move { apply_commit(c, commit).await }))
-            .await
+        self.write(move |c| Box::pin(async move { apply_commit(c, commit).await })).await
     }
 
     /// Deletes up to `batch` finished executions older than `before`, with their steps and
     /// approvals; returns how many went. Unfinished executions are never touched.
     pub async fn purge_finished(&self, before: i64, batch: usize) -> Result<u64, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id FROM executions WHERE finished_at IS NOT NULL AND finished_at < $1 LIMIT $2",
-        )
-        .bind(before)
-        .bind(batch as i64)
-        .fetch_all(&self.pool)
-        .await?;
-        let ids: Vec<String> = rows
-            .iter()
-            .map(|r| r.try_get("id"))
-            .collect::<Result<_, _>>()?;
+        let rows = sqlx::query("SELECT id FROM executions WHERE finished_at IS NOT NULL AND finished_at < $1 LIMIT $2")
+            .bind(before)
+            .bind(batch as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        let ids: Vec<String> = rows.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>()?;
         if ids.is_empty() {
             return Ok(0);
         }
@@ -328,21 +269,9 @@ impl Store {
             Box::pin(async move {
                 let mut n = 0;
                 for id in ids {
-                    sqlx::query("DELETE FROM steps WHERE execution_id = $1")
-                        .bind(id.clone())
-                        .execute(&mut *c)
-                        .await?;
-                    sqlx::query("DELETE FROM approvals WHERE execution_id = $1")
-                        .bind(id.clone())
-                        .execute(&mut *c)
-                        .await?;
-                    n += sqlx::query(
-                        "DELETE FROM executions WHERE id = $1 AND finished_at IS NOT NULL",
-                    )
-                    .bind(id)
-                    .execute(&mut *c)
-                    .await?
-                    .rows_affected();
+                    sqlx::query("DELETE FROM steps WHERE execution_id = $1").bind(id.clone()).execute(&mut *c).await?;
+                    sqlx::query("DELETE FROM approvals WHERE execution_id = $1").bind(id.clone()).execute(&mut *c).await?;
+                    n += sqlx::query("DELETE FROM executions WHERE id = $1 AND finished_at IS NOT NULL").bind(id).execute(&mut *c).await?.rows_affected();
                 }
                 Ok(n)
             })
@@ -353,10 +282,7 @@ impl Store {
 
 async fn insert_execution(c: &mut AnyConnection, new: NewExecution) -> Result<Created, StoreError> {
     if let Some(key) = &new.dedup_key {
-        let row = sqlx::query("SELECT id FROM executions WHERE dedup_key = $1")
-            .bind(key.clone())
-            .fetch_optional(&mut *c)
-            .await?;
+        let row = sqlx::query("SELECT id FROM executions WHERE dedup_key = $1").bind(key.clone()).fetch_optional(&mut *c).await?;
         if let Some(row) = row {
             return Ok(Created::Duplicate(row.try_get("id")?));
         }

@@ -22,11 +22,7 @@ const COLUMNS: &str = "org_id, alias, kind, config, secrets, created_at, updated
 
 impl Store {
     /// Creates (`replace == false`, conflict when it exists) or replaces an integration.
-    pub async fn put_integration(
-        &self,
-        row: IntegrationRow,
-        replace: bool,
-    ) -> Result<IntegrationRow, StoreError> {
+    pub async fn put_integration(&self, row: IntegrationRow, replace: bool) -> Result<IntegrationRow, StoreError> {
         let r = row.clone();
         self.write(move |c| {
             Box::pin(async move {
@@ -65,60 +61,35 @@ impl Store {
             })
         })
         .await?;
-        self.integration(&row.org_id, &row.alias)
-            .await?
-            .ok_or(StoreError::NotFound)
+        self.integration(&row.org_id, &row.alias).await?.ok_or(StoreError::NotFound)
     }
 
-    pub async fn integration(
-        &self,
-        org_id: &str,
-        alias: &str,
-    ) -> Result<Option<IntegrationRow>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM integrations WHERE org_id = $1 AND alias = $2"
-        ))
-        .bind(org_id.to_string())
-        .bind(alias.to_string())
-        .fetch_optional(&self.pool)
-        .await?;
+    pub async fn integration(&self, org_id: &str, alias: &str) -> Result<Option<IntegrationRow>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM integrations WHERE org_id = $1 AND alias = $2"))
+            .bind(org_id.to_string())
+            .bind(alias.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(integration_row).transpose()
     }
 
     pub async fn list_integrations(&self, org_id: &str) -> Result<Vec<IntegrationRow>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM integrations WHERE org_id = $1 ORDER BY alias"
-        ))
-        .bind(org_id.to_string())
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM integrations WHERE org_id = $1 ORDER BY alias")).bind(org_id.to_string()).fetch_all(&self.pool).await?;
         rows.iter().map(integration_row).collect()
     }
 
     /// Every integration of every organization (for re-encryption under a new key).
     pub async fn all_integrations(&self) -> Result<Vec<IntegrationRow>, StoreError> {
-        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM integrations"))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM integrations")).fetch_all(&self.pool).await?;
         rows.iter().map(integration_row).collect()
     }
 
     /// Replaces the sealed secrets of many integrations in one transaction.
-    pub async fn reseal_integrations(
-        &self,
-        rows: Vec<(String, String, String)>,
-    ) -> Result<(), StoreError> {
+    pub async fn reseal_integrations(&self, rows: Vec<(String, String, String)>) -> Result<(), StoreError> {
         self.write(move |c| {
             Box::pin(async move {
                 for (org, alias, secrets) in rows {
-                    sqlx::query(
-                        "UPDATE integrations SET secrets = $3 WHERE org_id = $1 AND alias = $2",
-                    )
-                    .bind(org)
-                    .bind(alias)
-                    .bind(secrets)
-                    .execute(&mut *c)
-                    .await?;
+                    sqlx::query("UPDATE integrations SET secrets = $3 WHERE org_id = $1 AND alias = $2").bind(org).bind(alias).bind(secrets).execute(&mut *c).await?;
                 }
                 Ok(())
             })
@@ -130,11 +101,7 @@ impl Store {
         let (org, alias) = (org_id.to_string(), alias.to_string());
         self.write(move |c| {
             Box::pin(async move {
-                let done = sqlx::query("DELETE FROM integrations WHERE org_id = $1 AND alias = $2")
-                    .bind(org)
-                    .bind(alias)
-                    .execute(&mut *c)
-                    .await?;
+                let done = sqlx::query("DELETE FROM integrations WHERE org_id = $1 AND alias = $2").bind(org).bind(alias).execute(&mut *c).await?;
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
                 }

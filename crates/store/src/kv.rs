@@ -6,20 +6,8 @@ use crate::{now_ms, Store, StoreError};
 
 impl Store {
     /// Inserts a key; `false` when it already exists (and has not expired).
-    pub async fn kv_insert(
-        &self,
-        org_id: &str,
-        namespace: &str,
-        key: &str,
-        value: &str,
-        expires_at: Option<i64>,
-    ) -> Result<bool, StoreError> {
-        let (org, ns, key, value) = (
-            org_id.to_string(),
-            namespace.to_string(),
-            key.to_string(),
-            value.to_string(),
-        );
+    pub async fn kv_insert(&self, org_id: &str, namespace: &str, key: &str, value: &str, expires_at: Option<i64>) -> Result<bool, StoreError> {
+        let (org, ns, key, value) = (org_id.to_string(), namespace.to_string(), key.to_string(), value.to_string());
         self.write(move |c| {
             Box::pin(async move {
                 sqlx::query("DELETE FROM kv WHERE namespace = $1 AND key = $2 AND expires_at IS NOT NULL AND expires_at < $3")
@@ -43,11 +31,7 @@ impl Store {
     }
 
     /// Removes a key and returns `(org_id, value)` if it existed and had not expired (single use).
-    pub async fn kv_take(
-        &self,
-        namespace: &str,
-        key: &str,
-    ) -> Result<Option<(String, String)>, StoreError> {
+    pub async fn kv_take(&self, namespace: &str, key: &str) -> Result<Option<(String, String)>, StoreError> {
         let (ns, key) = (namespace.to_string(), key.to_string());
         self.write(move |c| {
             Box::pin(async move {
@@ -67,11 +51,7 @@ impl Store {
     pub async fn kv_purge(&self) -> Result<u64, StoreError> {
         self.write(|c| {
             Box::pin(async move {
-                let done =
-                    sqlx::query("DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at < $1")
-                        .bind(now_ms())
-                        .execute(&mut *c)
-                        .await?;
+                let done = sqlx::query("DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at < $1").bind(now_ms()).execute(&mut *c).await?;
                 Ok(done.rows_affected())
             })
         })

@@ -45,19 +45,14 @@ impl Store {
     /// `sqlite://path/flowgate.db` or `postgres://...`.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
-        let backend = if url.starts_with("postgres") {
-            Backend::Postgres
-        } else {
-            Backend::Sqlite
-        };
+        let backend = if url.starts_with("postgres") { Backend::Postgres } else { Backend::Sqlite };
         let url = match backend {
             Backend::Sqlite if !url.contains("mode=") => {
                 format!("{url}{}mode=rwc", if url.contains('?') { "&" } else { "?" })
             }
             _ => url.to_string(),
         };
-        let options = AnyConnectOptions::from_str(&url)
-            .map_err(|e| StoreError::Unavailable(format!("bad database URL: {e}")))?;
+        let options = AnyConnectOptions::from_str(&url).map_err(|e| StoreError::Unavailable(format!("bad database URL: {e}")))?;
         let pool_options = AnyPoolOptions::new()
             .max_connections(match backend {
                 Backend::Sqlite => 8,
@@ -72,34 +67,23 @@ impl Store {
                     Ok(())
                 })
             });
-        let pool = pool_options
-            .connect_with(options.clone())
-            .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let pool = pool_options.connect_with(options.clone()).await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
         if backend == Backend::Sqlite {
             let mut conn = pool.acquire().await?;
             // auto_vacuum only takes effect on an empty database, before the first table.
-            conn.execute("PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL;")
-                .await?;
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL;").await?;
         }
         let migrator = match backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        migrator.run(&pool).await.map_err(|e| StoreError::Migration(e.to_string()))?;
         let lanes = match backend {
             Backend::Sqlite => 1,
             Backend::Postgres => 4,
         };
         let writer = writer::Writer::start(&pool, lanes).await?;
-        Ok(Self {
-            pool,
-            backend,
-            writer: Arc::new(writer),
-        })
+        Ok(Self { pool, backend, writer: Arc::new(writer) })
     }
 
     pub fn backend(&self) -> Backend {
@@ -129,8 +113,7 @@ impl Store {
     pub async fn reclaim_space(&self) -> Result<(), StoreError> {
         if self.backend == Backend::Sqlite {
             let mut conn = self.pool.acquire().await?;
-            conn.execute("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);")
-                .await?;
+            conn.execute("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);").await?;
         }
         Ok(())
     }

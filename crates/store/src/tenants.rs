@@ -11,74 +11,32 @@ fn token_row(r: &AnyRow) -> Result<TokenRow, StoreError> {
         id: r.try_get("id")?,
         org_id: r.try_get("org_id")?,
         name: r.try_get("name")?,
-        role: Role::parse(&role)
-            .ok_or_else(|| StoreError::Corrupt(format!("unknown role {role}")))?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("unknown role {role}")))?,
         created_at: r.try_get("created_at")?,
     })
 }
 
 impl Store {
     pub async fn org_by_name(&self, name: &str) -> Result<Option<Org>, StoreError> {
-        let row = sqlx::query("SELECT id, name, created_at FROM orgs WHERE name = $1")
-            .bind(name.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| {
-            Ok(Org {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .transpose()
+        let row = sqlx::query("SELECT id, name, created_at FROM orgs WHERE name = $1").bind(name.to_string()).fetch_optional(&self.pool).await?;
+        row.map(|r| Ok(Org { id: r.try_get("id")?, name: r.try_get("name")?, created_at: r.try_get("created_at")? })).transpose()
     }
 
     pub async fn org(&self, id: &str) -> Result<Option<Org>, StoreError> {
-        let row = sqlx::query("SELECT id, name, created_at FROM orgs WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| {
-            Ok(Org {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .transpose()
+        let row = sqlx::query("SELECT id, name, created_at FROM orgs WHERE id = $1").bind(id.to_string()).fetch_optional(&self.pool).await?;
+        row.map(|r| Ok(Org { id: r.try_get("id")?, name: r.try_get("name")?, created_at: r.try_get("created_at")? })).transpose()
     }
 
     /// Creates an organization with its first admin token (hash given), atomically.
-    pub async fn create_org(
-        &self,
-        name: &str,
-        token_name: &str,
-        token_hash: &str,
-    ) -> Result<(Org, TokenRow), StoreError> {
-        let org = Org {
-            id: new_id(),
-            name: name.to_string(),
-            created_at: now_ms(),
-        };
-        let token = TokenRow {
-            id: new_id(),
-            org_id: org.id.clone(),
-            name: token_name.to_string(),
-            role: Role::Admin,
-            created_at: org.created_at,
-        };
+    pub async fn create_org(&self, name: &str, token_name: &str, token_hash: &str) -> Result<(Org, TokenRow), StoreError> {
+        let org = Org { id: new_id(), name: name.to_string(), created_at: now_ms() };
+        let token = TokenRow { id: new_id(), org_id: org.id.clone(), name: token_name.to_string(), role: Role::Admin, created_at: org.created_at };
         let (o, t, hash) = (org.clone(), token.clone(), token_hash.to_string());
         self.write(move |c| {
             Box::pin(async move {
-                let exists = sqlx::query("SELECT 1 FROM orgs WHERE name = $1")
-                    .bind(o.name.clone())
-                    .fetch_optional(&mut *c)
-                    .await?;
+                let exists = sqlx::query("SELECT 1 FROM orgs WHERE name = $1").bind(o.name.clone()).fetch_optional(&mut *c).await?;
                 if exists.is_some() {
-                    return Err(StoreError::Conflict(format!(
-                        "an organization named `{}` exists already",
-                        o.name
-                    )));
+                    return Err(StoreError::Conflict(format!("an organization named `{}` exists already", o.name)));
                 }
                 sqlx::query("INSERT INTO orgs (id, name, created_at) VALUES ($1, $2, $3)")
                     .bind(o.id)
@@ -93,43 +51,21 @@ impl Store {
         Ok((org, token))
     }
 
-    pub async fn create_token(
-        &self,
-        org_id: &str,
-        name: &str,
-        role: Role,
-        hash: &str,
-    ) -> Result<TokenRow, StoreError> {
-        let token = TokenRow {
-            id: new_id(),
-            org_id: org_id.to_string(),
-            name: name.to_string(),
-            role,
-            created_at: now_ms(),
-        };
+    pub async fn create_token(&self, org_id: &str, name: &str, role: Role, hash: &str) -> Result<TokenRow, StoreError> {
+        let token = TokenRow { id: new_id(), org_id: org_id.to_string(), name: name.to_string(), role, created_at: now_ms() };
         let (t, hash) = (token.clone(), hash.to_string());
-        self.write(move |c| Box::pin(async move { insert_token(c, &t, &hash).await }))
-            .await?;
+        self.write(move |c| Box::pin(async move { insert_token(c, &t, &hash).await })).await?;
         Ok(token)
     }
 
     /// The token with this hash, with its organization.
     pub async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRow>, StoreError> {
-        let row =
-            sqlx::query("SELECT id, org_id, name, role, created_at FROM tokens WHERE hash = $1")
-                .bind(hash.to_string())
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query("SELECT id, org_id, name, role, created_at FROM tokens WHERE hash = $1").bind(hash.to_string()).fetch_optional(&self.pool).await?;
         row.as_ref().map(token_row).transpose()
     }
 
     pub async fn list_tokens(&self, org_id: &str) -> Result<Vec<TokenRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, org_id, name, role, created_at FROM tokens WHERE org_id = $1 ORDER BY id",
-        )
-        .bind(org_id.to_string())
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query("SELECT id, org_id, name, role, created_at FROM tokens WHERE org_id = $1 ORDER BY id").bind(org_id.to_string()).fetch_all(&self.pool).await?;
         rows.iter().map(token_row).collect()
     }
 
@@ -137,11 +73,7 @@ impl Store {
         let (org, id) = (org_id.to_string(), id.to_string());
         self.write(move |c| {
             Box::pin(async move {
-                let done = sqlx::query("DELETE FROM tokens WHERE org_id = $1 AND id = $2")
-                    .bind(org)
-                    .bind(id)
-                    .execute(&mut *c)
-                    .await?;
+                let done = sqlx::query("DELETE FROM tokens WHERE org_id = $1 AND id = $2").bind(org).bind(id).execute(&mut *c).await?;
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
                 }
@@ -152,45 +84,25 @@ impl Store {
     }
 
     pub async fn count_tokens(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query("SELECT COUNT(*) AS n FROM tokens")
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?)
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM tokens").fetch_one(&self.pool).await?.try_get("n")?)
     }
 
-    pub async fn create_api_key(
-        &self,
-        org_id: &str,
-        name: &str,
-        hash: &str,
-    ) -> Result<ApiKeyRow, StoreError> {
-        let key = ApiKeyRow {
-            name: name.to_string(),
-            created_at: now_ms(),
-        };
+    pub async fn create_api_key(&self, org_id: &str, name: &str, hash: &str) -> Result<ApiKeyRow, StoreError> {
+        let key = ApiKeyRow { name: name.to_string(), created_at: now_ms() };
         let (org, k, hash) = (org_id.to_string(), key.clone(), hash.to_string());
         self.write(move |c| {
             Box::pin(async move {
-                let exists = sqlx::query("SELECT 1 FROM api_keys WHERE org_id = $1 AND name = $2")
-                    .bind(org.clone())
-                    .bind(k.name.clone())
-                    .fetch_optional(&mut *c)
-                    .await?;
+                let exists = sqlx::query("SELECT 1 FROM api_keys WHERE org_id = $1 AND name = $2").bind(org.clone()).bind(k.name.clone()).fetch_optional(&mut *c).await?;
                 if exists.is_some() {
-                    return Err(StoreError::Conflict(format!(
-                        "an API key named `{}` exists already",
-                        k.name
-                    )));
+                    return Err(StoreError::Conflict(format!("an API key named `{}` exists already", k.name)));
                 }
-                sqlx::query(
-                    "INSERT INTO api_keys (org_id, name, hash, created_at) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(org)
-                .bind(k.name)
-                .bind(hash)
-                .bind(k.created_at)
-                .execute(&mut *c)
-                .await?;
+                sqlx::query("INSERT INTO api_keys (org_id, name, hash, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(org)
+                    .bind(k.name)
+                    .bind(hash)
+                    .bind(k.created_at)
+                    .execute(&mut *c)
+                    .await?;
                 Ok(())
             })
         })
@@ -199,32 +111,13 @@ impl Store {
     }
 
     pub async fn list_api_keys(&self, org_id: &str) -> Result<Vec<ApiKeyRow>, StoreError> {
-        let rows =
-            sqlx::query("SELECT name, created_at FROM api_keys WHERE org_id = $1 ORDER BY name")
-                .bind(org_id.to_string())
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ApiKeyRow {
-                    name: r.try_get("name")?,
-                    created_at: r.try_get("created_at")?,
-                })
-            })
-            .collect()
+        let rows = sqlx::query("SELECT name, created_at FROM api_keys WHERE org_id = $1 ORDER BY name").bind(org_id.to_string()).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok(ApiKeyRow { name: r.try_get("name")?, created_at: r.try_get("created_at")? })).collect()
     }
 
     /// The stored hash of an API key, if the key exists.
-    pub async fn api_key_hash(
-        &self,
-        org_id: &str,
-        name: &str,
-    ) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT hash FROM api_keys WHERE org_id = $1 AND name = $2")
-            .bind(org_id.to_string())
-            .bind(name.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
+    pub async fn api_key_hash(&self, org_id: &str, name: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT hash FROM api_keys WHERE org_id = $1 AND name = $2").bind(org_id.to_string()).bind(name.to_string()).fetch_optional(&self.pool).await?;
         Ok(row.map(|r| r.try_get("hash")).transpose()?)
     }
 
@@ -232,11 +125,7 @@ impl Store {
         let (org, name) = (org_id.to_string(), name.to_string());
         self.write(move |c| {
             Box::pin(async move {
-                let done = sqlx::query("DELETE FROM api_keys WHERE org_id = $1 AND name = $2")
-                    .bind(org)
-                    .bind(name)
-                    .execute(&mut *c)
-                    .await?;
+                let done = sqlx::query("DELETE FROM api_keys WHERE org_id = $1 AND name = $2").bind(org).bind(name).execute(&mut *c).await?;
                 if done.rows_affected() == 0 {
                     return Err(StoreError::NotFound);
                 }
@@ -247,11 +136,7 @@ impl Store {
     }
 }
 
-async fn insert_token(
-    c: &mut sqlx::AnyConnection,
-    t: &TokenRow,
-    hash: &str,
-) -> Result<(), StoreError> {
+async fn insert_token(c: &mut sqlx::AnyConnection, t: &TokenRow, hash: &str) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO tokens (id, org_id, name, role, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(t.id.clone())
         .bind(t.org_id.clone())

@@ -51,20 +51,14 @@ string_enum!(
 
 impl ExecStatus {
     pub fn is_finished(self) -> bool {
-        matches!(
-            self,
-            Self::Succeeded | Self::Failed | Self::Stopped | Self::Cancelled
-        )
+        matches!(self, Self::Succeeded | Self::Failed | Self::Stopped | Self::Cancelled)
     }
 }
 
 impl StepStatus {
     /// Whether the step will not change again.
     pub fn is_settled(self) -> bool {
-        matches!(
-            self,
-            Self::Succeeded | Self::Failed | Self::Skipped | Self::Cancelled
-        )
+        matches!(self, Self::Succeeded | Self::Failed | Self::Skipped | Self::Cancelled)
     }
 }
 
@@ -200,9 +194,6 @@ impl<T> Page<T> {
         } else {
             None
         };
-        Self {
-            items: rows,
-            next_cursor,
-        }
+        Self { items: rows, next_cursor }
     }
 }

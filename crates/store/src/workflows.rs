@@ -6,8 +6,7 @@ use sqlx::Row;
 
 use crate::{new_id, now_ms, Page, Store, StoreError, VersionRow, WorkflowRow};
 
-const COLUMNS: &str =
-    "w.id, w.org_id, w.name, w.enabled, w.version, w.created_at, w.updated_at, v.document";
+const COLUMNS: &str = "w.id, w.org_id, w.name, w.enabled, w.version, w.created_at, w.updated_at, v.document";
 
 fn workflow_row(r: &AnyRow) -> Result<WorkflowRow, StoreError> {
     let document: String = r.try_get("document")?;
@@ -25,23 +24,9 @@ fn workflow_row(r: &AnyRow) -> Result<WorkflowRow, StoreError> {
 
 impl Store {
     /// Creates a workflow with version 1.
-    pub async fn create_workflow(
-        &self,
-        org_id: &str,
-        name: &str,
-        document: Value,
-    ) -> Result<WorkflowRow, StoreError> {
+    pub async fn create_workflow(&self, org_id: &str, name: &str, document: Value) -> Result<WorkflowRow, StoreError> {
         let now = now_ms();
-        let row = WorkflowRow {
-            id: new_id(),
-            org_id: org_id.into(),
-            name: name.into(),
-            enabled: true,
-            version: 1,
-            document,
-            created_at: now,
-            updated_at: now,
-        };
+        let row = WorkflowRow { id: new_id(), org_id: org_id.into(), name: name.into(), enabled: true, version: 1, document, created_at: now, updated_at: now };
         let r = row.clone();
         self.write(move |c| {
             Box::pin(async move {
@@ -66,13 +51,7 @@ impl Store {
     }
 
     /// Saves a new version; returns its number.
-    pub async fn save_workflow_version(
-        &self,
-        org_id: &str,
-        id: &str,
-        name: &str,
-        document: Value,
-    ) -> Result<i64, StoreError> {
+    pub async fn save_workflow_version(&self, org_id: &str, id: &str, name: &str, document: Value) -> Result<i64, StoreError> {
         let (org, id, name) = (org_id.to_string(), id.to_string(), name.to_string());
         self.write(move |c| {
             Box::pin(async move {
@@ -100,11 +79,7 @@ impl Store {
     }
 
     /// The workflow with its current document, within the organization.
-    pub async fn workflow(
-        &self,
-        org_id: &str,
-        id: &str,
-    ) -> Result<Option<WorkflowRow>, StoreError> {
+    pub async fn workflow(&self, org_id: &str, id: &str) -> Result<Option<WorkflowRow>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM workflows w JOIN workflow_versions v ON v.workflow_id = w.id AND v.version = w.version WHERE w.org_id = $1 AND w.id = $2 AND w.deleted_at IS NULL"
         ))
@@ -127,10 +102,7 @@ impl Store {
     }
 
     /// Enabled workflows of every organization whose trigger is of this type (schedules).
-    pub async fn workflows_with_trigger(
-        &self,
-        trigger_type: &str,
-    ) -> Result<Vec<WorkflowRow>, StoreError> {
+    pub async fn workflows_with_trigger(&self, trigger_type: &str) -> Result<Vec<WorkflowRow>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM workflows w JOIN workflow_versions v ON v.workflow_id = w.id AND v.version = w.version WHERE w.deleted_at IS NULL AND w.enabled = 1"
         ))
@@ -139,20 +111,11 @@ impl Store {
         let all: Vec<WorkflowRow> = rows.iter().map(workflow_row).collect::<Result<_, _>>()?;
         Ok(all
             .into_iter()
-            .filter(|w| {
-                w.document["nodes"]
-                    .as_array()
-                    .is_some_and(|nodes| nodes.iter().any(|n| n["type"] == trigger_type))
-            })
+            .filter(|w| w.document["nodes"].as_array().is_some_and(|nodes| nodes.iter().any(|n| n["type"] == trigger_type)))
             .collect())
     }
 
-    pub async fn list_workflows(
-        &self,
-        org_id: &str,
-        limit: usize,
-        cursor: Option<&str>,
-    ) -> Result<Page<WorkflowRow>, StoreError> {
+    pub async fn list_workflows(&self, org_id: &str, limit: usize, cursor: Option<&str>) -> Result<Page<WorkflowRow>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM workflows w JOIN workflow_versions v ON v.workflow_id = w.id AND v.version = w.version \
              WHERE w.org_id = $1 AND w.deleted_at IS NULL AND w.id < $2 ORDER BY w.id DESC LIMIT $3"
@@ -162,19 +125,11 @@ impl Store {
         .bind(limit as i64 + 1)
         .fetch_all(&self.pool)
         .await?;
-        let rows = rows
-            .iter()
-            .map(workflow_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        let rows = rows.iter().map(workflow_row).collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_rows(rows, limit, |w| w.id.clone()))
     }
 
-    pub async fn set_workflow_enabled(
-        &self,
-        org_id: &str,
-        id: &str,
-        enabled: bool,
-    ) -> Result<(), StoreError> {
+    pub async fn set_workflow_enabled(&self, org_id: &str, id: &str, enabled: bool) -> Result<(), StoreError> {
         let (org, id) = (org_id.to_string(), id.to_string());
         self.write(move |c| {
             Box::pin(async move {
@@ -214,11 +169,7 @@ impl Store {
         .await
     }
 
-    pub async fn workflow_versions(
-        &self,
-        org_id: &str,
-        id: &str,
-    ) -> Result<Vec<VersionRow>, StoreError> {
+    pub async fn workflow_versions(&self, org_id: &str, id: &str) -> Result<Vec<VersionRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT v.version, v.document, v.created_at FROM workflow_versions v JOIN workflows w ON w.id = v.workflow_id \
              WHERE w.org_id = $1 AND w.id = $2 AND w.deleted_at IS NULL ORDER BY v.version DESC",
@@ -231,12 +182,7 @@ impl Store {
     }
 
     /// One version of a workflow (for executions pinned to it: any organization check is the caller's).
-    pub async fn workflow_version(
-        &self,
-        org_id: &str,
-        id: &str,
-        version: i64,
-    ) -> Result<Option<VersionRow>, StoreError> {
+    pub async fn workflow_version(&self, org_id: &str, id: &str, version: i64) -> Result<Option<VersionRow>, StoreError> {
         let row = sqlx::query(
             "SELECT v.version, v.document, v.created_at FROM workflow_versions v JOIN workflows w ON w.id = v.workflow_id \
              WHERE w.org_id = $1 AND w.id = $2 AND v.version = $3",
@@ -252,9 +198,5 @@ impl Store {
 
 fn version_row(r: &AnyRow) -> Result<VersionRow, StoreError> {
     let document: String = r.try_get("document")?;
-    Ok(VersionRow {
-        version: r.try_get("version")?,
-        document: serde_json::from_str(&document)?,
-        created_at: r.try_get("created_at")?,
-    })
+    Ok(VersionRow { version: r.try_get("version")?, document: serde_json::from_str(&document)?, created_at: r.try_get("created_at")? })
 }

@@ -13,8 +13,7 @@ use crate::StoreError;
 
 pub type WriteFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>;
 type AnyResult = Result<Box<dyn Any + Send>, StoreError>;
-type Job =
-    Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> WriteFuture<'c, Box<dyn Any + Send>> + Send>;
+type Job = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> WriteFuture<'c, Box<dyn Any + Send>> + Send>;
 
 struct Op {
     job: Job,
@@ -37,10 +36,7 @@ impl Writer {
             tokio::spawn(run_lane(pool, rx));
             senders.push(tx);
         }
-        Ok(Self {
-            lanes: senders,
-            next: Default::default(),
-        })
+        Ok(Self { lanes: senders, next: Default::default() })
     }
 
     pub async fn submit<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -58,12 +54,8 @@ impl Writer {
             .send(Op { job, reply })
             .await
             .map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?;
-        let out = rx
-            .await
-            .map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))??;
-        out.downcast::<T>()
-            .map(|b| *b)
-            .map_err(|_| StoreError::Corrupt("writer returned the wrong type".into()))
+        let out = rx.await.map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))??;
+        out.downcast::<T>().map(|b| *b).map_err(|_| StoreError::Corrupt("writer returned the wrong type".into()))
     }
 }
 
@@ -106,10 +98,7 @@ async fn apply(conn: &mut AnyConnection, batch: Vec<Op>) -> Result<(), ()> {
     let mut tx = match conn.begin().await {
         Ok(tx) => tx,
         Err(e) => {
-            fail_all(
-                batch.into_iter().map(|op| op.reply).collect(),
-                e.to_string(),
-            );
+            fail_all(batch.into_iter().map(|op| op.reply).collect(), e.to_string());
             return Err(());
         }
     };
@@ -120,11 +109,7 @@ async fn apply(conn: &mut AnyConnection, batch: Vec<Op>) -> Result<(), ()> {
             continue;
         }
         let out = (op.job)(&mut tx).await;
-        let end = if out.is_ok() {
-            "RELEASE SAVEPOINT op"
-        } else {
-            "ROLLBACK TO SAVEPOINT op"
-        };
+        let end = if out.is_ok() { "RELEASE SAVEPOINT op" } else { "ROLLBACK TO SAVEPOINT op" };
         if let Err(e) = tx.execute(end).await {
             results.push((op.reply, Err(StoreError::Unavailable(e.to_string()))));
             continue;

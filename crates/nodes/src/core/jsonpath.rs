@@ -43,29 +43,15 @@ impl TypedNode for JsonPathNode {
         if has_template(&p.json_path) {
             return Vec::new();
         }
-        parse(&p.json_path)
-            .err()
-            .map(|m| Problem::new("json_path", m))
-            .into_iter()
-            .collect()
+        parse(&p.json_path).err().map(|m| Problem::new("json_path", m)).into_iter().collect()
     }
 
     async fn run(&self, _: &NodeContext, p: JsonPathParams) -> Result<Outcome, NodeError> {
         let path = parse(&p.json_path).map_err(NodeError::new)?;
-        let matches: Vec<Value> = path
-            .query(&p.json_object)
-            .all()
-            .into_iter()
-            .cloned()
-            .collect();
+        let matches: Vec<Value> = path.query(&p.json_object).all().into_iter().cloned().collect();
         if matches.is_empty() && !p.allow_empty {
-            return Err(NodeError::new(format!(
-                "`{}` matched nothing (set allow_empty: true to continue anyway)",
-                p.json_path
-            )));
+            return Err(NodeError::new(format!("`{}` matched nothing (set allow_empty: true to continue anyway)", p.json_path)));
         }
-        Ok(Outcome::output(
-            json!({ "output": matches.first().cloned().unwrap_or(Value::Null), "matches": matches }),
-        ))
+        Ok(Outcome::output(json!({ "output": matches.first().cloned().unwrap_or(Value::Null), "matches": matches })))
     }
 }

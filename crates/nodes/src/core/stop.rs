@@ -16,15 +16,7 @@ pub struct StopParams {
 
 pub struct Stop;
 
-static STOP: Descriptor = Descriptor {
-    error_port: false,
-    ..Descriptor::new(
-        "core.stop",
-        "Stop",
-        Category::Control,
-        "Ends the whole execution with status `stopped`.",
-    )
-};
+static STOP: Descriptor = Descriptor { error_port: false, ..Descriptor::new("core.stop", "Stop", Category::Control, "Ends the whole execution with status `stopped`.") };
 
 #[async_trait]
 impl TypedNode for Stop {
@@ -48,15 +40,7 @@ pub struct FailParams {
 
 pub struct Fail;
 
-static FAIL: Descriptor = Descriptor {
-    error_port: false,
-    ..Descriptor::new(
-        "core.fail",
-        "Fail",
-        Category::Control,
-        "Ends the whole execution with status `failed` and a message.",
-    )
-};
+static FAIL: Descriptor = Descriptor { error_port: false, ..Descriptor::new("core.fail", "Fail", Category::Control, "Ends the whole execution with status `failed` and a message.") };
 
 #[async_trait]
 impl TypedNode for Fail {

@@ -9,9 +9,7 @@ use serde_json::Value;
 use crate::{Category, Descriptor, NodeContext, NodeError, Outcome, TypedNode};
 
 fn not_run(node_type: &str) -> NodeError {
-    NodeError::new(format!(
-        "`{node_type}` starts executions; it is not run as a step"
-    ))
+    NodeError::new(format!("`{node_type}` starts executions; it is not run as a step"))
 }
 
 /// Starts a run when an alert is POSTed to the workflow's webhook URL.
@@ -58,12 +56,7 @@ pub struct Manual;
 
 static MANUAL: Descriptor = Descriptor {
     error_port: false,
-    ..Descriptor::new(
-        "trigger.manual",
-        "Manual",
-        Category::Triggers,
-        "Starts a run on demand with a payload, validated against an optional JSON Schema.",
-    )
+    ..Descriptor::new("trigger.manual", "Manual", Category::Triggers, "Starts a run on demand with a payload, validated against an optional JSON Schema.")
 };
 
 #[async_trait]
@@ -78,10 +71,7 @@ impl TypedNode for Manual {
         match &params.parameters {
             Some(schema) => match jsonschema::validator_for(schema) {
                 Ok(_) => Vec::new(),
-                Err(e) => vec![crate::Problem::new(
-                    "parameters",
-                    format!("not a valid JSON Schema: {e}"),
-                )],
+                Err(e) => vec![crate::Problem::new("parameters", format!("not a valid JSON Schema: {e}"))],
             },
             None => Vec::new(),
         }
