@@ -4,8 +4,10 @@
 pub mod clock;
 pub mod context;
 pub mod core;
+pub mod http;
 mod registry;
 pub mod slack;
+pub mod sns;
 pub mod spot;
 mod typed;
 

@@ -29,6 +29,11 @@ impl Registry {
         r.add(Typed::new(crate::spot::ElastigroupAws));
         r.add(Typed::new(crate::slack::send::SendMessage));
         r.add(Typed::new(crate::slack::approval::Approval));
+        r.add(Typed::new(core::if_node::If));
+        r.add(Typed::new(core::wait::Wait));
+        r.add(Typed::new(core::string::StringNode));
+        r.add(Typed::new(core::schedule::Schedule));
+        r.add(Typed::new(crate::http::HttpRequest::default()));
         r
     }
 

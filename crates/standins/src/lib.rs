@@ -2,6 +2,7 @@
 //! behave like the real APIs (see `protocols.md`), for tests and benchmarks.
 
 pub mod slack;
+pub mod sns;
 pub mod spot;
 
 pub use spot::SpotStandin;
