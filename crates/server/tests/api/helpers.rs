@@ -364,6 +364,14 @@ pub fn step<'a>(exec: &'a Value, node_id: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no step `{node_id}` in {exec:#}"))
 }
 
+/// Whether a step of `node_id` ran to success in an execution record.
+pub fn ran(exec: &Value, node_id: &str) -> bool {
+    exec["steps"].as_array().is_some_and(|s| {
+        s.iter()
+            .any(|s| s["node_id"] == node_id && s["status"] == "succeeded")
+    })
+}
+
 /// A webhook workflow: trigger → transform echoing the alert.
 pub fn webhook_yaml(name: &str, key_name: &str) -> String {
     format!(

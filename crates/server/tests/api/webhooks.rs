@@ -71,7 +71,7 @@ async fn an_accepted_alert_is_committed_before_the_202_and_recorded_without_secr
     assert!(headers.contains_key("content-type"));
     assert!(!headers.contains_key("x-api-key"), "{headers:?}");
     assert!(!headers.contains_key("authorization"), "{headers:?}");
-    assert_eq!(step(&exec, "echo")["output"]["output"]["output"], alert);
+    assert_eq!(step(&exec, "echo")["output"]["output"], alert);
     let record = serde_json::to_string(&exec).unwrap();
     assert!(!record.contains(&key) && !record.contains("should-not-be-kept"));
 }
@@ -273,6 +273,6 @@ async fn any_json_value_is_an_alert() {
         let exec_id = r.expect(202)["execution_id"].as_str().unwrap().to_string();
         let exec = app.wait_finished(ADMIN, &exec_id).await;
         assert_eq!(exec["trigger"]["body"], body);
-        assert_eq!(step(&exec, "echo")["output"]["output"]["output"], body);
+        assert_eq!(step(&exec, "echo")["output"]["output"], body);
     }
 }

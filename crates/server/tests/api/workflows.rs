@@ -494,6 +494,10 @@ async fn workflow_lists_are_paginated() {
     let all = app.get(ADMIN, "/api/v1/workflows").await;
     assert_eq!(all.body["items"].as_array().unwrap().len(), 5);
     assert_eq!(all.body["next_cursor"], Value::Null);
+    // An empty cursor is the first page, as clients that always send it expect.
+    let first = app.get(ADMIN, "/api/v1/workflows?limit=2&cursor=").await;
+    assert_eq!(first.expect(200)["items"].as_array().unwrap().len(), 2);
+    assert!(first.body["next_cursor"].is_string());
     for bad in ["limit=0", "limit=501", "limit=two"] {
         app.get(ADMIN, &format!("/api/v1/workflows?{bad}"))
             .await
