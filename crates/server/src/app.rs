@@ -253,6 +253,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(crate::ops::healthz))
         .route("/readyz", get(crate::ops::readyz))
         .route("/metrics", get(crate::ops::metrics))
+        .method_not_allowed_fallback(crate::error::method_not_allowed)
         .fallback(crate::console::serve)
         .with_state(state)
 }

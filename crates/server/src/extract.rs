@@ -101,6 +101,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
 fn serde_urlencoded_from<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     let pairs: serde_json::Map<String, serde_json::Value> =
         url::form_urlencoded::parse(query.as_bytes())
+            // An empty value (`?cursor=`) means the parameter was not given.
+            .filter(|(_, v)| !v.is_empty())
             .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
             .collect();
     serde_json::from_value(serde_json::Value::Object(pairs))

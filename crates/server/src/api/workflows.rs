@@ -250,6 +250,7 @@ pub async fn version(
     p: Principal,
     Path((id, n)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
+    load(&st, &p, &id).await?;
     let n: i64 = n
         .parse()
         .map_err(|_| ApiError::bad_request(format!("`{n}` is not a version number")))?;
