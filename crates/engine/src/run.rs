@@ -119,7 +119,11 @@ impl Engine {
         );
         match run.drive().await? {
             Ending::Settled => run.settle().await,
-            Ending::End(status, error) => run.end(status, error).await,
+            // A stop's message is on its step; the execution has no error.
+            Ending::End(status, error) => {
+                run.end(status, error.filter(|_| status != ExecStatus::Stopped))
+                    .await
+            }
             Ending::StepFailed(message) => run.end(ExecStatus::Failed, Some(message)).await,
             Ending::Fenced => Ok(()),
         }

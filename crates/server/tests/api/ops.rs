@@ -107,11 +107,20 @@ async fn node_types_list_the_core_catalogue_with_schemas_and_ports() {
         names,
         vec![
             "core.fail",
+            "core.http_request",
+            "core.if",
             "core.jsonpath",
+            "core.loop",
             "core.stop",
+            "core.string",
             "core.transform",
+            "core.wait",
+            "slack.approval",
+            "slack.send_message",
+            "spot.elastigroup_aws",
             "trigger.manual",
-            "trigger.webhook"
+            "trigger.schedule",
+            "trigger.webhook",
         ]
     );
     for n in &items {
