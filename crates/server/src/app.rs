@@ -205,9 +205,13 @@ pub async fn start(
         templates,
         vault,
         metrics,
-        http,
+        http: http.clone(),
         public_url,
         default_org_id: default_org.id,
+        sns_certs: Arc::new(flowgate_nodes::sns::CertCache::new(
+            http.clone(),
+            settings.sns_endpoint.clone(),
+        )),
     };
     let (shutdown, mut rx) = tokio::sync::watch::channel(false);
     let mut engine_rx = rx.clone();

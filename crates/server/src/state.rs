@@ -24,4 +24,6 @@ pub struct AppState {
     /// The externally visible base URL, no trailing slash.
     pub public_url: String,
     pub default_org_id: String,
+    /// SNS signing certificates, fetched once per (checked) URL.
+    pub sns_certs: Arc<flowgate_nodes::sns::CertCache>,
 }
