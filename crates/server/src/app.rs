@@ -223,6 +223,7 @@ pub async fn start(
         settings.retention_days(),
         Duration::from_secs(3600),
     ));
+    let scheduler = tokio::spawn(crate::schedules::run(state.clone(), Duration::from_secs(1)));
     let app = router(state.clone());
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -232,6 +233,7 @@ pub async fn start(
             tracing::error!(error = %e, "server stopped");
         }
         retention.abort();
+        scheduler.abort();
     });
     tracing::info!(%addr, "Flowgate is listening");
     Ok(Running {

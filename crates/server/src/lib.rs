@@ -12,6 +12,7 @@ pub mod extract;
 pub mod metrics;
 pub mod ops;
 pub mod retention;
+pub mod schedules;
 pub mod settings;
 pub mod slack;
 pub mod sns;

@@ -70,6 +70,7 @@ pub async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
         crate::api::workflows::versions,
         crate::api::workflows::version,
         crate::api::workflows::set_output_schema,
+        crate::api::workflows::schedule,
         crate::api::workflows::run,
         crate::api::executions::list,
         crate::api::executions::get_one,

@@ -63,6 +63,37 @@ impl Store {
         .await
     }
 
+    /// Inserts or replaces a key.
+    pub async fn kv_put(
+        &self,
+        org_id: &str,
+        namespace: &str,
+        key: &str,
+        value: &str,
+        expires_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let (org, ns, key, value) = (
+            org_id.to_string(),
+            namespace.to_string(),
+            key.to_string(),
+            value.to_string(),
+        );
+        self.write(move |c| {
+            Box::pin(async move {
+                sqlx::query("INSERT INTO kv (org_id, namespace, key, value, expires_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at")
+                    .bind(org)
+                    .bind(ns)
+                    .bind(key)
+                    .bind(value)
+                    .bind(expires_at)
+                    .execute(&mut *c)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
     /// Reads a key that has not expired: `(org_id, value)`.
     pub async fn kv_get(
         &self,

@@ -51,6 +51,7 @@ pub fn router() -> Router<AppState> {
             put(workflows::set_output_schema),
         )
         .route("/workflows/{id}/executions", post(workflows::run))
+        .route("/workflows/{id}/schedule", get(workflows::schedule))
         .route("/executions", get(executions::list))
         .route("/executions/{id}", get(executions::get_one))
         .route("/executions/{id}/cancel", post(executions::cancel))

@@ -377,3 +377,23 @@ pub async fn run(
         Json(json!({ "execution_id": started.execution_id })),
     ))
 }
+
+#[utoipa::path(get, path = "/api/v1/workflows/{id}/schedule", tag = "workflows", params(("id" = String, Path)),
+    responses((status = 200, description = "`{next_runs}`: the next 10 run times of a schedule trigger"), (status = 422, description = "Not a schedule workflow")))]
+pub async fn schedule(
+    State(st): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let row = load(&st, &p, &id).await?;
+    let now = st.engine.services().clock.now_ms();
+    let next =
+        crate::schedules::upcoming(&row, now, 10).map_err(|e| ApiError::invalid(e, Vec::new()))?;
+    let params = crate::schedules::params_of(&row);
+    Ok(Json(json!({
+        "cron": params.as_ref().and_then(|p| p.cron.clone()),
+        "every": params.as_ref().and_then(|p| p.every.clone()),
+        "timezone": params.as_ref().and_then(|p| p.timezone.clone()),
+        "next_runs": next.iter().map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).collect::<Vec<_>>(),
+    })))
+}
