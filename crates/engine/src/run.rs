@@ -603,7 +603,13 @@ impl Run {
                 ("failed", Effect::End(ExecStatus::Failed, Some(message)))
             }
             Err(e) => {
-                let max = node.retry.as_ref().map_or(1, |r| r.max_attempts as i64);
+                // Without a `retry` of its own, a node's rate-limited call (a Retry-After) is tried up
+                // to three times: connectors already retry transient errors inside one attempt.
+                let default_attempts = if e.retry_after_ms.is_some() { 3 } else { 1 };
+                let max = node
+                    .retry
+                    .as_ref()
+                    .map_or(default_attempts, |r| r.max_attempts as i64);
                 if e.retryable && done.attempts < max {
                     let base = node
                         .retry
