@@ -20,9 +20,17 @@ fi
 
 if [ ! -d web/node_modules ]; then (cd web && npm ci --no-audit --no-fund); fi
 
-if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast
-else
-  cargo test --workspace --no-fail-fast
+run_tests() {
+  if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --no-fail-fast "$@"
+  else
+    cargo test --no-fail-fast "$@"
+  fi
+}
+
+run_tests --workspace
+if [ -n "$pgdir" ]; then
+  echo "The API suite again, on PostgreSQL:"
+  FLOWGATE_TEST_BACKEND=postgres run_tests -p flowgate-server --test api
 fi
 (cd web && npm test)

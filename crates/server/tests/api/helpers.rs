@@ -117,6 +117,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings, &mut Options)) ->
     let mut settings = Settings {
         admin_token: Some(ADMIN.into()),
         data_dir: Some(dir.path().to_path_buf()),
+        database_url: test_database_url().await,
         ..Default::default()
     };
     let mut options = Options {
@@ -139,6 +140,32 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings, &mut Options)) ->
     }
 }
 
+/// Whether this run tests PostgreSQL (`FLOWGATE_TEST_BACKEND=postgres`) rather than SQLite.
+pub fn on_postgres() -> bool {
+    std::env::var("FLOWGATE_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// A fresh PostgreSQL database on the test server when testing PostgreSQL; `None` for SQLite.
+async fn test_database_url() -> Option<String> {
+    if !on_postgres() {
+        return None;
+    }
+    let admin = std::env::var("FLOWGATE_TEST_POSTGRES_URL")
+        .expect("FLOWGATE_TEST_BACKEND=postgres needs FLOWGATE_TEST_POSTGRES_URL");
+    let name = format!("api_{}", uuid::Uuid::new_v4().simple());
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+        .await
+        .expect("connect to the PostgreSQL test server");
+    sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+        .await
+        .expect("create a test database");
+    Some(format!(
+        "{}/{name}",
+        &admin[..admin.rfind('/').expect("a database path")]
+    ))
+}
+
 /// A server whose engine runs nothing: executions stay `queued` (for cancel and retention tests).
 pub async fn spawn_idle_app() -> TestApp {
     spawn_app_with(|_, o| o.engine.max_concurrency = 0).await
@@ -148,11 +175,13 @@ impl TestApp {
     /// Stops this server and starts another on the same data directory.
     pub async fn restart_with(self, adjust: impl FnOnce(&mut Settings, &mut Options)) -> TestApp {
         let TestApp { running, dir, .. } = self;
+        let database_url = running.state.settings.database_url.clone();
         let _ = running.shutdown.send(true);
         let _ = tokio::time::timeout(Duration::from_secs(10), running.task).await;
         let path = dir.path().to_path_buf();
         let mut app = spawn_app_with(|s, o| {
             s.data_dir = Some(path);
+            s.database_url = database_url;
             adjust(s, o)
         })
         .await;
