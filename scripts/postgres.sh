@@ -3,6 +3,7 @@
 # for the PostgreSQL half of the test suite. Usage:
 #   eval "$(scripts/postgres.sh start)"   # exports FLOWGATE_TEST_POSTGRES_URL and PGDIR
 #   scripts/postgres.sh stop "$PGDIR"
+#   scripts/postgres.sh pause "$PGDIR" / resume "$PGDIR"   # stop and restart the server, keeping its data
 set -euo pipefail
 
 find_bin() {
@@ -30,7 +31,8 @@ case "${1:-}" in
     [ "$(id -u)" = "0" ] && chown postgres: "$dir"
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
     as_owner "$initdb" -D "$dir/data" -U flowgate --auth=trust -E UTF8 >/dev/null
-    as_owner "$pg_ctl" -D "$dir/data" -l "$dir/log" -w -o "-h 127.0.0.1 -p $port -k $dir -c fsync=on -c max_connections=300" start >/dev/null
+    echo "-h 127.0.0.1 -p $port -k $dir -c fsync=on -c max_connections=300" > "$dir/options"
+    as_owner "$pg_ctl" -D "$dir/data" -l "$dir/log" -w -o "$(cat "$dir/options")" start >/dev/null
     echo "export PGDIR=$dir"
     echo "export FLOWGATE_TEST_POSTGRES_URL=postgres://flowgate@127.0.0.1:$port/postgres"
     ;;
@@ -40,8 +42,16 @@ case "${1:-}" in
     as_owner "$pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
     rm -rf "$dir"
     ;;
+  pause)
+    dir=${2:?usage: postgres.sh pause DIR}
+    as_owner "$(find_bin pg_ctl)" -D "$dir/data" -m fast -w stop >/dev/null
+    ;;
+  resume)
+    dir=${2:?usage: postgres.sh resume DIR}
+    as_owner "$(find_bin pg_ctl)" -D "$dir/data" -l "$dir/log" -w -o "$(cat "$dir/options")" start >/dev/null
+    ;;
   *)
-    echo "usage: $0 start | stop DIR" >&2
+    echo "usage: $0 start | stop DIR | pause DIR | resume DIR" >&2
     exit 2
     ;;
 esac

@@ -423,3 +423,71 @@ async fn the_group_commit_serves_many_concurrent_writers() {
         assert_eq!(page.items.len(), 200, "{backend}");
     }
 }
+
+/// A database created by an older Flowgate (only the first migration) is upgraded in place when
+/// the store opens it, and what it held is still there.
+#[tokio::test]
+async fn an_older_schema_is_migrated_and_keeps_its_data() {
+    sqlx::any::install_default_drivers();
+    let dir = tempfile::tempdir().unwrap();
+    let mut urls = vec![(
+        "sqlite",
+        format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display()),
+    )];
+    if let Ok(admin) = std::env::var("FLOWGATE_TEST_POSTGRES_URL") {
+        let name = format!("old_{}", uuid_simple());
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+            .await
+            .unwrap();
+        sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+            .await
+            .unwrap();
+        urls.push((
+            "postgres",
+            format!("{}/{name}", &admin[..admin.rfind('/').unwrap()]),
+        ));
+    }
+    for (dialect, url) in urls {
+        // The schema as version 1 left it, with data in it.
+        let old = tempfile::tempdir().unwrap();
+        let first = format!(
+            "{}/migrations/{dialect}/0001_initial.sql",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::copy(&first, old.path().join("0001_initial.sql")).unwrap();
+        let migrator = sqlx::migrate::Migrator::new(old.path()).await.unwrap();
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        migrator.run(&pool).await.unwrap();
+        sqlx::query("INSERT INTO orgs (id, name, created_at) VALUES ('o1', 'legacy', 1)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+
+        let store = Store::open(&url).await.unwrap();
+        assert_eq!(
+            store.org_by_name("legacy").await.unwrap().unwrap().id,
+            "o1",
+            "{dialect}: data survives the upgrade"
+        );
+        let applied: i64 = sqlx::Row::try_get(
+            &sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations")
+                .fetch_one(store.pool())
+                .await
+                .unwrap(),
+            "n",
+        )
+        .unwrap();
+        assert!(
+            applied >= 2,
+            "{dialect}: later migrations were applied ({applied})"
+        );
+        assert!(
+            store
+                .kv_insert("o1", "ns", "k", "v", Some(1))
+                .await
+                .unwrap(),
+            "{dialect}: the upgraded schema works"
+        );
+    }
+}
