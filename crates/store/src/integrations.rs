@@ -135,20 +135,11 @@ impl Store {
     }
 
     pub async fn delete_integration(&self, org_id: &str, alias: &str) -> Result<(), StoreError> {
-        let (org, alias) = (org_id.to_string(), alias.to_string());
-        self.write(move |c| {
-            Box::pin(async move {
-                let done = sqlx::query("DELETE FROM integrations WHERE org_id = $1 AND alias = $2")
-                    .bind(org)
-                    .bind(alias)
-                    .execute(&mut *c)
-                    .await?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                Ok(())
-            })
-        })
+        self.change_one(
+            "DELETE FROM integrations WHERE org_id = $1 AND alias = $2",
+            org_id,
+            alias,
+        )
         .await
     }
 }

@@ -149,6 +149,30 @@ impl Store {
         Ok(())
     }
 
+    /// Runs a statement on `(org_id, key)` that must change exactly one row; `NotFound` otherwise.
+    pub(crate) async fn change_one(
+        &self,
+        sql: &'static str,
+        org_id: &str,
+        key: &str,
+    ) -> Result<(), StoreError> {
+        let (org, key) = (org_id.to_string(), key.to_string());
+        self.write(move |c| {
+            Box::pin(async move {
+                let done = sqlx::query(sql)
+                    .bind(org)
+                    .bind(key)
+                    .execute(&mut *c)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
     /// Whether the database answers (readiness).
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()

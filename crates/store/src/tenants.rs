@@ -204,20 +204,11 @@ impl Store {
     }
 
     pub async fn delete_token(&self, org_id: &str, id: &str) -> Result<(), StoreError> {
-        let (org, id) = (org_id.to_string(), id.to_string());
-        self.write(move |c| {
-            Box::pin(async move {
-                let done = sqlx::query("DELETE FROM tokens WHERE org_id = $1 AND id = $2")
-                    .bind(org)
-                    .bind(id)
-                    .execute(&mut *c)
-                    .await?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                Ok(())
-            })
-        })
+        self.change_one(
+            "DELETE FROM tokens WHERE org_id = $1 AND id = $2",
+            org_id,
+            id,
+        )
         .await
     }
 
@@ -299,20 +290,11 @@ impl Store {
     }
 
     pub async fn delete_api_key(&self, org_id: &str, name: &str) -> Result<(), StoreError> {
-        let (org, name) = (org_id.to_string(), name.to_string());
-        self.write(move |c| {
-            Box::pin(async move {
-                let done = sqlx::query("DELETE FROM api_keys WHERE org_id = $1 AND name = $2")
-                    .bind(org)
-                    .bind(name)
-                    .execute(&mut *c)
-                    .await?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                Ok(())
-            })
-        })
+        self.change_one(
+            "DELETE FROM api_keys WHERE org_id = $1 AND name = $2",
+            org_id,
+            name,
+        )
         .await
     }
 }
