@@ -8,5 +8,6 @@ mod isolation;
 mod ops;
 mod references;
 mod retention;
+mod session;
 mod webhooks;
 mod workflows;
