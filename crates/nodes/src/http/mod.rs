@@ -93,6 +93,7 @@ pub struct HttpRequestParams {
     pub body: Option<Value>,
     /// Alias of an `http` integration whose credentials authenticate the request.
     #[serde(default)]
+    #[schemars(extend("x-integration-type" = "http"))]
     pub auth: Option<String>,
     /// How long the whole call may take, redirects included (default 30s, at most 10m).
     #[serde(default)]
