@@ -4,9 +4,11 @@
 mod auth;
 mod executor;
 mod helpers;
+mod integrations;
 mod isolation;
 mod ops;
 mod references;
 mod retention;
+mod spot;
 mod webhooks;
 mod workflows;
