@@ -548,33 +548,81 @@ async fn secrets_are_sealed_at_rest_and_bound_to_their_record() {
     .expect(200);
     assert_ne!(raw_secrets(&app, "spot").await, before);
 
-    // Slack's sealed secrets copied onto the Spot row do not open there.
-    let slack_sealed = raw_secrets(&app, "slack").await;
-    sqlx::query("UPDATE integrations SET secrets = $1 WHERE alias = 'spot'")
-        .bind(&slack_sealed)
+    // A sealed value copied from another record does not open on this one, whether that record
+    // differs by type (slack), by alias (a second spot integration with the very same token) or
+    // by organization (the same alias, type and token in another organization).
+    app.post(
+        ADMIN,
+        "/api/v1/integrations",
+        &spot_body("spot-b", &spot, SPOT_TOKEN),
+    )
+    .await
+    .expect(201);
+    let (other_org, other) = app.create_org("other").await;
+    app.post(
+        &other,
+        "/api/v1/integrations",
+        &spot_body("spot", &spot, SPOT_TOKEN),
+    )
+    .await
+    .expect(201);
+    let own = sealed_of(&app, &app.running.state.default_org_id, "spot").await;
+    let copies = [
+        sealed_of(&app, &app.running.state.default_org_id, "slack").await,
+        sealed_of(&app, &app.running.state.default_org_id, "spot-b").await,
+        sealed_of(&app, &other_org, "spot").await,
+    ];
+    let calls = spot.count("GET", "/setup/account");
+    for copy in &copies {
+        set_sealed(&app, &app.running.state.default_org_id, "spot", copy).await;
+        let r = app.get(ADMIN, "/api/v1/integrations/spot").await;
+        r.expect(500);
+        assert!(
+            r.error_text().contains("could not be decrypted"),
+            "{}",
+            r.error_text()
+        );
+        assert_no_secret(&String::from_utf8_lossy(&r.bytes));
+        let r = app.get(ADMIN, "/api/v1/integrations/spot/accounts").await;
+        assert!(
+            r.error_text().contains("could not be decrypted"),
+            "{}",
+            r.error_text()
+        );
+        assert_no_secret(&String::from_utf8_lossy(&r.bytes));
+    }
+    assert_eq!(
+        spot.count("GET", "/setup/account"),
+        calls,
+        "nothing was sent to Spot"
+    );
+    // The record's own value still opens: the copies failed because of where they were put.
+    set_sealed(&app, &app.running.state.default_org_id, "spot", &own).await;
+    app.get(ADMIN, "/api/v1/integrations/spot/accounts")
+        .await
+        .expect(200);
+}
+
+async fn sealed_of(app: &TestApp, org_id: &str, alias: &str) -> String {
+    sqlx::query("SELECT secrets FROM integrations WHERE org_id = $1 AND alias = $2")
+        .bind(org_id)
+        .bind(alias)
+        .fetch_one(app.store().pool())
+        .await
+        .expect("the integration row")
+        .try_get::<String, _>("secrets")
+        .unwrap()
+}
+
+pub async fn set_sealed(app: &TestApp, org_id: &str, alias: &str, sealed: &str) {
+    let done = sqlx::query("UPDATE integrations SET secrets = $1 WHERE org_id = $2 AND alias = $3")
+        .bind(sealed)
+        .bind(org_id)
+        .bind(alias)
         .execute(app.store().pool())
         .await
         .unwrap();
-    let r = app.get(ADMIN, "/api/v1/integrations/spot").await;
-    r.expect(500);
-    assert!(
-        r.error_text().contains("could not be decrypted"),
-        "{}",
-        r.error_text()
-    );
-    assert_no_secret(&String::from_utf8_lossy(&r.bytes));
-    let r = app.get(ADMIN, "/api/v1/integrations/spot/accounts").await;
-    assert!(
-        r.error_text().contains("could not be decrypted"),
-        "{}",
-        r.error_text()
-    );
-    assert_eq!(
-        spot.count("GET", "/setup/account"),
-        2,
-        "nothing was sent to Spot"
-    );
-    assert_no_secret(&String::from_utf8_lossy(&r.bytes));
+    assert_eq!(done.rows_affected(), 1);
 }
 
 /// Settings for a restart on `app`'s data directory with this master key.

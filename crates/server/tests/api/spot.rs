@@ -12,7 +12,7 @@ use flowgate_standins::slack::SlackStandin;
 use flowgate_standins::spot::{Capacity, Fault, SpotStandin};
 
 use crate::helpers::{spawn_app, step, TestApp, ADMIN};
-use crate::integrations::{raw_secrets, spot_body, spot_standin, SPOT_TOKEN};
+use crate::integrations::{raw_secrets, set_sealed, spot_body, spot_standin, SPOT_TOKEN};
 
 const GROUP: &str = "sig-e26f1234";
 const SCALE_DOWN: &str = "/aws/ec2/group/sig-e26f1234/scale/down";
@@ -205,11 +205,7 @@ async fn a_token_spot_no_longer_accepts_fails_the_step_naming_the_problem() {
         &serde_json::to_vec(&json!({ "token": bad })).unwrap(),
         &integration_ad(&st.default_org_id, "spot", "spot"),
     );
-    sqlx::query("UPDATE integrations SET secrets = $1 WHERE alias = 'spot'")
-        .bind(&sealed)
-        .execute(app.store().pool())
-        .await
-        .unwrap();
+    set_sealed(&app, &st.default_org_id, "spot", &sealed).await;
 
     let exec = run_alert(&app, &key, &story_yaml("spot", "2"), &alert()).await;
     assert_eq!(exec["status"], "failed");
@@ -222,7 +218,10 @@ async fn a_token_spot_no_longer_accepts_fails_the_step_naming_the_problem() {
         "a 401 is not retried"
     );
     let reached = exec["steps"].as_array().unwrap();
-    assert!(reached.iter().all(|s| s["node_id"] != "scale_down"), "{exec:#}");
+    assert!(
+        reached.iter().all(|s| s["node_id"] != "scale_down"),
+        "{exec:#}"
+    );
     assert_no_token(&exec, bad);
     assert!(spot.requests().iter().any(|r| !r.authorized));
     assert_eq!(spot.capacity(GROUP).unwrap().target, 5);
@@ -399,17 +398,14 @@ async fn a_sealed_value_copied_from_another_integration_fails_the_run_clearly() 
     app.post(
         ADMIN,
         "/api/v1/integrations",
-        &json!({ "type": "http", "alias": "other", "config": { "auth": "bearer" }, "secrets": { "token": SPOT_TOKEN } }),
+        &spot_body("spot-b", &spot, SPOT_TOKEN),
     )
     .await
     .expect(201);
-    // Same plaintext, same type of secret: only the record binding tells them apart.
-    let other = raw_secrets(&app, "other").await;
-    sqlx::query("UPDATE integrations SET secrets = $1 WHERE alias = 'spot'")
-        .bind(&other)
-        .execute(app.store().pool())
-        .await
-        .unwrap();
+    // Same plaintext, same type: only the record binding (the alias) tells them apart.
+    let other = raw_secrets(&app, "spot-b").await;
+    let org = app.running.state.default_org_id.clone();
+    set_sealed(&app, &org, "spot", &other).await;
     let exec = run_alert(&app, &key, &story_yaml("spot", "2"), &alert()).await;
     assert_eq!(exec["status"], "failed");
     let err = step_error(&exec, "list_elastigroup");
@@ -450,6 +446,9 @@ async fn secrets_never_appear_in_the_logs() {
         .with_writer(move || writer.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // A callsite another test registered while this subscriber was being set keeps a stale
+    // "never" interest; recompute them all now that it is in place.
+    tracing::callsite::rebuild_interest_cache();
 
     let (app, spot, key) = setup().await;
     app.post(
@@ -466,12 +465,36 @@ async fn secrets_never_appear_in_the_logs() {
     let accounts = app.get(ADMIN, "/api/v1/integrations/spot/accounts").await;
     accounts.expect(200);
 
+    // A token that reaches a request path (an alert carrying it as the group id) is masked in
+    // the retry log line too, as it is in the step's record.
+    let token = "spottoken77aa55bb33cc11dd";
+    let spot2 = SpotStandin::start(token).await;
+    spot2.add_account("act-29ddd123", "SpotAccountname");
+    app.post(
+        ADMIN,
+        "/api/v1/integrations",
+        &json!({ "type": "spot", "alias": "spot2", "config": { "base_url": spot2.base_url() }, "secrets": { "token": token } }),
+    )
+    .await
+    .expect(201);
+    let path = format!("/aws/ec2/group/sig-{token}");
+    spot2.inject(&path, Fault::ServerError, 1);
+    let mut body = alert();
+    body["Elastigroup_Id"] = json!(format!("sig-{token}"));
+    let exec = run_alert(&app, &key, &story_yaml("spot2", "2"), &body).await;
+    assert!(step_error(&exec, "list_elastigroup").contains("GROUP_DOESNT_EXIST"));
+    assert_eq!(spot2.count("GET", &path), 2, "retried once after the 500");
+
     let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
     assert!(
         text.contains("retrying Spot call"),
         "the logs were captured: {text}"
     );
-    for secret in [SPOT_TOKEN, "wrong-token-0a1b2c3d"] {
+    assert!(
+        text.contains("sig-***"),
+        "the retry of the masked path was logged: {text}"
+    );
+    for secret in [SPOT_TOKEN, "wrong-token-0a1b2c3d", token] {
         assert!(!text.contains(secret), "`{secret}` was logged");
     }
 }
