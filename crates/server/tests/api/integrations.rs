@@ -596,11 +596,61 @@ async fn secrets_are_sealed_at_rest_and_bound_to_their_record() {
         calls,
         "nothing was sent to Spot"
     );
-    // The record's own value still opens: the copies failed because of where they were put.
+
+    // One unreadable record does not hide the others: the list names it and the problem.
+    let r = app.get(ADMIN, "/api/v1/integrations").await;
+    let items = r.expect(200)["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 4, "{items:?}");
+    let broken = items.iter().find(|i| i["alias"] == "spot").unwrap();
+    assert!(
+        broken["error"]
+            .as_str()
+            .unwrap()
+            .contains("could not be decrypted"),
+        "{broken}"
+    );
+    let fine = items.iter().find(|i| i["alias"] == "spot-b").unwrap();
+    assert_eq!(fine["secret_names"], json!(["token"]));
+    assert!(fine.get("error").is_none(), "{fine}");
+    assert_no_secret(&String::from_utf8_lossy(&r.bytes));
+    // A PUT that leaves the secrets out cannot keep what does not open...
+    let r = app
+        .json(
+            Method::PUT,
+            ADMIN,
+            "/api/v1/integrations/spot",
+            &json!({ "type": "spot", "config": { "base_url": spot.base_url() } }),
+        )
+        .await;
+    assert!(
+        r.error_text().contains("could not be decrypted"),
+        "{}",
+        r.error_text()
+    );
+    // ...and the record's own value still opens: the copies failed because of where they were.
     set_sealed(&app, &app.running.state.default_org_id, "spot", &own).await;
     app.get(ADMIN, "/api/v1/integrations/spot/accounts")
         .await
         .expect(200);
+    // Re-entering the secrets repairs an unreadable record.
+    set_sealed(&app, &app.running.state.default_org_id, "spot", &copies[1]).await;
+    app.json(
+        Method::PUT,
+        ADMIN,
+        "/api/v1/integrations/spot",
+        &spot_body("spot", &spot, SPOT_TOKEN),
+    )
+    .await
+    .expect(200);
+    app.get(ADMIN, "/api/v1/integrations/spot/accounts")
+        .await
+        .expect(200);
+    let r = app.get(ADMIN, "/api/v1/integrations").await;
+    assert!(r.expect(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i.get("error").is_none()));
 }
 
 async fn sealed_of(app: &TestApp, org_id: &str, alias: &str) -> String {
