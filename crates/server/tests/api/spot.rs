@@ -445,9 +445,12 @@ async fn secrets_never_appear_in_the_logs() {
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
+    // With a single dispatcher, tracing asks the registering thread's default whether a
+    // callsite is wanted, so a callsite first reached by another test (no subscriber there)
+    // would be switched off for good. A second, silent dispatcher makes it ask every dispatcher.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let _guard = tracing::subscriber::set_default(subscriber);
-    // A callsite another test registered while this subscriber was being set keeps a stale
-    // "never" interest; recompute them all now that it is in place.
+    // Callsites registered while the dispatchers were being set up are recomputed.
     tracing::callsite::rebuild_interest_cache();
 
     let (app, spot, key) = setup().await;
