@@ -400,10 +400,19 @@ impl SpotClient {
                 Some(d) => d,
                 None => self.backoff(attempt),
             };
-            tracing::debug!(call = %call, attempt, delay_ms = delay.as_millis() as u64, error = %err, "retrying Spot call");
+            tracing::debug!(call = %self.mask(&call), attempt, delay_ms = delay.as_millis() as u64, error = %self.mask(&err.to_string()), "retrying Spot call");
             tokio::time::sleep(delay).await;
             attempt += 1;
         }
+    }
+
+    /// `text` with the token replaced by `***`, for logs: a path or message can carry it when
+    /// a referenced value (say, a group id taken from an alert) happens to hold it.
+    fn mask(&self, text: &str) -> String {
+        if self.token.len() < 4 {
+            return text.to_string();
+        }
+        text.replace(self.token.as_str(), "***")
     }
 
     fn backoff(&self, attempt: u32) -> Duration {

@@ -196,8 +196,19 @@ pub async fn list(State(st): State<AppState>, p: Principal) -> ApiResult<Json<Va
     let rows = st.store.list_integrations(&p.org_id).await?;
     let mut items = Vec::with_capacity(rows.len());
     for row in &rows {
-        let names: Vec<String> = open_secrets(&st, row)?.into_keys().collect();
-        items.push(integration_json(row, &names));
+        // One record that does not open (altered, or sealed under another key) is listed with
+        // the problem instead of hiding every other integration behind a 500.
+        match open_secrets(&st, row) {
+            Ok(secrets) => items.push(integration_json(
+                row,
+                &secrets.into_keys().collect::<Vec<_>>(),
+            )),
+            Err(e) => {
+                let mut item = integration_json(row, &[]);
+                item["error"] = json!(e.message);
+                items.push(item);
+            }
+        }
     }
     Ok(Json(json!({ "items": items, "next_cursor": null })))
 }
@@ -237,7 +248,12 @@ pub async fn update(
         ));
     }
     let mut secrets = if existing.kind == body.kind {
-        open_secrets(&st, &existing)?
+        match open_secrets(&st, &existing) {
+            Ok(secrets) => secrets,
+            // Stored secrets that no longer open can be replaced by re-entering them all.
+            Err(_) if body.secrets.is_some() => BTreeMap::new(),
+            Err(e) => return Err(e),
+        }
     } else {
         BTreeMap::new()
     };

@@ -4,10 +4,12 @@
 mod auth;
 mod executor;
 mod helpers;
+mod integrations;
 mod isolation;
 mod ops;
 mod references;
 mod retention;
 mod session;
+mod spot;
 mod webhooks;
 mod workflows;
