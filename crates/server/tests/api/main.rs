@@ -2,6 +2,7 @@
 //! loopback port with its own fresh data directory (`helpers::spawn_app`). One binary, one link.
 
 mod auth;
+mod control;
 mod executor;
 mod helpers;
 mod isolation;
