@@ -5,6 +5,7 @@ mod auth;
 mod control;
 mod executor;
 mod helpers;
+mod http;
 mod isolation;
 mod ops;
 mod references;
