@@ -10,5 +10,6 @@ mod isolation;
 mod ops;
 mod references;
 mod retention;
+mod schedule;
 mod webhooks;
 mod workflows;
