@@ -11,5 +11,6 @@ mod ops;
 mod references;
 mod retention;
 mod schedule;
+mod sns;
 mod webhooks;
 mod workflows;
