@@ -78,11 +78,7 @@ pub async fn fire_due(st: &AppState, workflow: &WorkflowRow, now_ms: i64) -> Res
     };
     let fire = match params.missed {
         Missed::RunOnce => Some(latest),
-        Missed::Skip => due
-            .iter()
-            .copied()
-            .filter(|t| now_ms - t <= GRACE_MS)
-            .last(),
+        Missed::Skip => due.iter().copied().rfind(|t| now_ms - t <= GRACE_MS),
     };
     let mut started = 0;
     if let Some(at) = fire {
