@@ -122,6 +122,15 @@ impl NodeContext {
         Ok(integration)
     }
 
+    /// Remembers a value derived from secrets (an encoded credential, a signed token) so that it
+    /// is redacted like the secrets themselves.
+    pub fn add_secret(&self, value: impl Into<String>) {
+        let value = value.into();
+        if !value.is_empty() {
+            self.secrets_seen.lock().expect("lock poisoned").push(value);
+        }
+    }
+
     /// Secret values this step has handled, to be replaced by `***` wherever they appear.
     pub fn secrets_seen(&self) -> Vec<String> {
         self.secrets_seen.lock().expect("lock poisoned").clone()

@@ -187,10 +187,10 @@ async fn auth_headers(ctx: &NodeContext, alias: &str) -> Result<HeaderMap, NodeE
         "basic" => {
             use base64::Engine;
             let raw = format!("{}:{}", i.secret("username")?, i.secret("password")?);
-            let mut v = value(format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(raw)
-            ))?;
+            let encoded = base64::engine::general_purpose::STANDARD.encode(raw);
+            // The encoded pair is as good as the password: redact it too (an echoing server).
+            ctx.add_secret(encoded.clone());
+            let mut v = value(format!("Basic {encoded}"))?;
             v.set_sensitive(true);
             h.insert(AUTHORIZATION, v);
         }

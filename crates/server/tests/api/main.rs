@@ -2,14 +2,18 @@
 //! loopback port with its own fresh data directory (`helpers::spawn_app`). One binary, one link.
 
 mod auth;
+mod control;
 mod executor;
 mod helpers;
 mod integrations;
+mod http;
 mod isolation;
 mod ops;
 mod references;
 mod retention;
 mod session;
 mod spot;
+mod schedule;
+mod sns;
 mod webhooks;
 mod workflows;
