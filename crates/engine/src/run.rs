@@ -188,11 +188,9 @@ impl Run {
         for step in existing {
             match step.status {
                 StepStatus::Running => {
-                    let idempotent = self
-                        .engine
-                        .registry
-                        .get(&step.node_type)
-                        .is_none_or(|n| n.descriptor().idempotent);
+                    let idempotent = self.engine.registry.get(&step.node_type).is_none_or(|n| {
+                        n.is_idempotent(step.input.as_ref().unwrap_or(&Value::Null))
+                    });
                     if idempotent {
                         self.steps.remove(&step.node_id);
                     } else {

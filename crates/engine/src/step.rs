@@ -79,9 +79,8 @@ impl StepJob {
             ) {
                 Err(message) => (None, Err(NodeError::new(message))),
                 Ok(params) => {
-                    if !node.descriptor().idempotent
-                        && !self.commit_start(&params, started_at).await
-                    {
+                    let idempotent = node.is_idempotent(&params);
+                    if !idempotent && !self.commit_start(&params, started_at).await {
                         return Finished {
                             node_id,
                             input: Some(params),
@@ -97,7 +96,7 @@ impl StepJob {
                         match tokio::time::timeout(limit, node.execute(&ctx, params.clone())).await
                         {
                             Ok(r) => r,
-                            Err(_) => Err(self.timed_out(limit, node.descriptor().idempotent)),
+                            Err(_) => Err(self.timed_out(limit, idempotent)),
                         };
                     (Some(params), result)
                 }
@@ -112,7 +111,7 @@ impl StepJob {
                 .await
                 {
                     Ok(r) => r,
-                    Err(_) => Err(self.timed_out(limit, node.descriptor().idempotent)),
+                    Err(_) => Err(self.timed_out(limit, node.is_idempotent(input))),
                 };
                 (Some(input.clone()), result)
             }

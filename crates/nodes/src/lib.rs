@@ -172,6 +172,12 @@ pub trait Node: Send + Sync + 'static {
     fn validate(&self, params: &Value, path: &str) -> Vec<Problem>;
     /// The ports of a node with these params.
     fn ports(&self, params: &Value) -> PortSet;
+    /// Whether repeating a call with these (rendered) params is harmless; the descriptor's answer
+    /// unless the node knows better (an HTTP GET is, a POST is not).
+    fn is_idempotent(&self, params: &Value) -> bool {
+        let _ = params;
+        self.descriptor().idempotent
+    }
     /// The param (an object) whose entries are bare `{{Name}}` names in the other params.
     fn locals_param(&self) -> Option<&'static str> {
         None

@@ -30,6 +30,12 @@ pub trait TypedNode: Send + Sync + 'static {
         None
     }
 
+    /// Whether these params make a repeat harmless; `None` defers to the descriptor.
+    fn idempotent(&self, params: &Value) -> Option<bool> {
+        let _ = params;
+        None
+    }
+
     fn locals_param(&self) -> Option<&'static str> {
         None
     }
@@ -158,6 +164,12 @@ impl<T: TypedNode> Node for Typed<T> {
                 error: d.error_port,
             }
         })
+    }
+
+    fn is_idempotent(&self, params: &Value) -> bool {
+        self.inner
+            .idempotent(params)
+            .unwrap_or(self.inner.descriptor().idempotent)
     }
 
     fn locals_param(&self) -> Option<&'static str> {

@@ -6,8 +6,8 @@
 //!   connecting; names are resolved by [`guard::GuardedResolver`], which drops refused addresses,
 //!   so the decision is made on the address actually connected to. The node uses its own clients
 //!   (no proxy, no automatic redirects) rather than the shared one: a proxy would hide the address.
-//! - The descriptor says `idempotent: false` because it is static and a POST may not be repeated;
-//!   at run time GET and HEAD failures (connection, timeout, 429, 5xx) are retryable. For other
+//! - The descriptor says `idempotent: false` (a POST may not be repeated), but `idempotent()`
+//!   answers per call: a GET or HEAD is safe to repeat after a crash. GET and HEAD failures (connection, timeout, 429, 5xx) are retryable. For other
 //!   methods, a failure before the request was sent (connect error, 429) is retryable, and a
 //!   failure after sending fails the step with "outcome unknown: ...".
 //! - A non-2xx final status fails the step with the status and an excerpt of the body.
@@ -305,6 +305,17 @@ impl TypedNode for HttpRequest {
 
     fn descriptor(&self) -> &'static Descriptor {
         &DESCRIPTOR
+    }
+
+    fn idempotent(&self, params: &Value) -> Option<bool> {
+        let method = params
+            .get("method")
+            .and_then(Value::as_str)
+            .unwrap_or("GET");
+        Some(matches!(
+            method.to_ascii_uppercase().as_str(),
+            "GET" | "HEAD"
+        ))
     }
 
     fn check(&self, p: &HttpRequestParams) -> Vec<Problem> {
