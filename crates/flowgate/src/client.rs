@@ -66,6 +66,21 @@ pub enum ExecutionAction {
 }
 
 #[derive(Subcommand)]
+pub enum IntegrationAction {
+    /// List integrations (secrets are never shown).
+    List,
+    /// Show one integration.
+    Get { alias: String },
+    /// Create an integration from a JSON file `{type, alias, config, secrets}`; the server checks
+    /// the credentials with the service first.
+    Create { file: PathBuf },
+    /// Replace an integration from a JSON file (secrets left out keep their stored values).
+    Update { alias: String, file: PathBuf },
+    /// Delete an integration.
+    Delete { alias: String },
+}
+
+#[derive(Subcommand)]
 pub enum ApiKeyAction {
     /// List API key names.
     List,
@@ -280,6 +295,57 @@ pub async fn executions(args: &ServerArgs, action: ExecutionAction) -> anyhow::R
             &api.call(Method::POST, &format!("/executions/{id}/cancel"), None)
                 .await?,
         ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn integrations(
+    args: &ServerArgs,
+    action: IntegrationAction,
+) -> anyhow::Result<ExitCode> {
+    let api = Api::new(args);
+    let json_file = |file: &PathBuf| -> anyhow::Result<(&'static str, Vec<u8>)> {
+        let bytes =
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        serde_json::from_slice::<Value>(&bytes)
+            .with_context(|| format!("{} is not valid JSON", file.display()))?;
+        Ok(("application/json", bytes))
+    };
+    match action {
+        IntegrationAction::List => {
+            for i in api.call(Method::GET, "/integrations", None).await?["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                println!(
+                    "{:<24} {}",
+                    i["alias"].as_str().unwrap_or(""),
+                    i["type"].as_str().unwrap_or("")
+                );
+            }
+        }
+        IntegrationAction::Get { alias } => print(
+            &api.call(Method::GET, &format!("/integrations/{alias}"), None)
+                .await?,
+        ),
+        IntegrationAction::Create { file } => print(
+            &api.call(Method::POST, "/integrations", Some(json_file(&file)?))
+                .await?,
+        ),
+        IntegrationAction::Update { alias, file } => print(
+            &api.call(
+                Method::PUT,
+                &format!("/integrations/{alias}"),
+                Some(json_file(&file)?),
+            )
+            .await?,
+        ),
+        IntegrationAction::Delete { alias } => {
+            api.call(Method::DELETE, &format!("/integrations/{alias}"), None)
+                .await?;
+            println!("deleted {alias}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -46,6 +46,13 @@ enum Command {
         #[command(subcommand)]
         action: client::ExecutionAction,
     },
+    /// Manage integrations (Spot, Slack, HTTP credentials) on a running server.
+    Integrations {
+        #[command(flatten)]
+        server: client::ServerArgs,
+        #[command(subcommand)]
+        action: client::IntegrationAction,
+    },
     /// Manage the API keys webhook callers present.
     ApiKeys {
         #[command(flatten)]
@@ -102,6 +109,7 @@ async fn main() -> ExitCode {
         Command::Workflows { server, action } => client::workflows(&server, action).await,
         Command::Executions { server, action } => client::executions(&server, action).await,
         Command::ApiKeys { server, action } => client::api_keys(&server, action).await,
+        Command::Integrations { server, action } => client::integrations(&server, action).await,
         Command::Keys { action } => local::keys(action).await,
     };
     match result {

@@ -176,6 +176,22 @@ fn client_subcommands_manage_a_running_server() {
     }
     assert!(text(&flowgate(&["executions", "list"], &env)).contains(exec));
 
+    let integration = dir.path().join("http.json");
+    std::fs::write(&integration, r#"{"type": "http", "alias": "ticketing", "config": {"auth": "bearer"}, "secrets": {"token": "tok-very-secret"}}"#).unwrap();
+    let created = flowgate(
+        &["integrations", "create", integration.to_str().unwrap()],
+        &env,
+    );
+    assert!(created.status.success(), "{}", text(&created));
+    assert!(
+        !text(&created).contains("tok-very-secret"),
+        "secrets are never shown"
+    );
+    assert!(text(&flowgate(&["integrations", "list"], &env)).contains("ticketing"));
+    assert!(flowgate(&["integrations", "delete", "ticketing"], &env)
+        .status
+        .success());
+
     let wrong = flowgate(
         &["workflows", "list"],
         &[
