@@ -150,7 +150,9 @@ export async function launchBrowser() {
   };
 }
 
+/** A fresh artifacts directory (screenshots of the last run only). */
 export function ensureArtifacts() {
+  rmSync(artifactsDir, { recursive: true, force: true });
   mkdirSync(artifactsDir, { recursive: true });
   return artifactsDir;
 }
