@@ -10,15 +10,22 @@ command -v "${CHROMIUM_BIN:-/usr/bin/chromium}" >/dev/null || {
   exit 1
 }
 
-# The console is built (npm ci + npm run build) and embedded by the server's build script.
-cargo build -p flowgate
-cargo build -p flowgate-standins --example e2e_env
-
-# Copy the binaries right away: a shared target dir may be rebuilt by someone else meanwhile.
 target=$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
 bin_dir=$(mktemp -d "${TMPDIR:-/tmp}/flowgate-e2e-bin.XXXXXX")
 trap 'rm -rf "$bin_dir"' EXIT
-cp "$target/debug/flowgate" "$target/debug/examples/e2e_env" "$bin_dir/"
+
+cargo build -p flowgate-standins --example e2e_env
+cp "$target/debug/examples/e2e_env" "$bin_dir/"
+# The console is built (npm ci + npm run build) and embedded by the server's build script. Copy the
+# binary at once and check it embeds this tree's console build: a shared target dir may be relinked
+# by another checkout's build in between.
+for attempt in 1 2 3; do
+  cargo build -p flowgate
+  cp "$target/debug/flowgate" "$bin_dir/"
+  entry=$(basename "$(ls web/dist/assets/index-*.js | head -1)")
+  grep -q "$entry" "$bin_dir/flowgate" && break
+  [ "$attempt" = 3 ] && { echo "e2e: $target/debug/flowgate does not embed web/dist ($entry)" >&2; exit 1; }
+done
 export FLOWGATE_BIN="${FLOWGATE_BIN:-$bin_dir/flowgate}"
 export FLOWGATE_E2E_ENV_BIN="${FLOWGATE_E2E_ENV_BIN:-$bin_dir/e2e_env}"
 

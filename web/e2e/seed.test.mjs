@@ -413,7 +413,7 @@ test("the seed workflow of spec §1, built and run in the console", async (outer
     await expectIO("list_elastigroup", /sig-e26f1234/, /web-prod/);
     await expectIO("notify", /Budget threshold reached for web-prod/, /C0123ABCD/);
     await expectIO("approval_1", /Scale down web-prod by 2 instances\?/, /approve/);
-    await expectIO("scale_down", /scale_down/, /sig-e26f1234/);
+    await expectIO("scale_down", /"adjustment": 2/, /victimSpotRequests/);
     await tid("step-scale_down").scrollIntoViewIfNeeded();
     await shot("execution-succeeded");
 
