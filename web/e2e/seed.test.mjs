@@ -23,10 +23,10 @@ const consoleErrors = [];
 const artifacts = ensureArtifacts();
 let shotNo = 0;
 
-async function shot(name) {
+async function shot(name, { fullPage = false } = {}) {
   shotNo += 1;
   const file = join(artifacts, `${String(shotNo).padStart(2, "0")}-${name}.png`);
-  await page.screenshot({ path: file, fullPage: false });
+  await page.screenshot({ path: file, fullPage });
   return file;
 }
 
@@ -402,6 +402,8 @@ test("the seed workflow of spec §1, built and run in the console", async (outer
     }
     for (const id of ["list_elastigroup", "notify", "approval_1", "scale_down"]) await tid(`step-${id}`).waitFor();
     assert.equal(await tid("step-stop_1").getAttribute("data-status"), "skipped", "the denied branch did not run");
+    assert.match(await tid("decision-approval_1").textContent(), /approved by bootstrap/);
+    await shot("execution-succeeded");
 
     const expectIO = async (id, input, output) => {
       if (!(await tid(`step-${id}-tab-input`).isVisible())) await tid(`step-toggle-${id}`).click();
@@ -414,8 +416,7 @@ test("the seed workflow of spec §1, built and run in the console", async (outer
     await expectIO("notify", /Budget threshold reached for web-prod/, /C0123ABCD/);
     await expectIO("approval_1", /Scale down web-prod by 2 instances\?/, /approve/);
     await expectIO("scale_down", /"adjustment": 2/, /victimSpotRequests/);
-    await tid("step-scale_down").scrollIntoViewIfNeeded();
-    await shot("execution-succeeded");
+    await shot("execution-steps-io", { fullPage: true });
 
     // The Spot stand-in really scaled the group down from 4 to 2.
     const r = await fetch(`${spot.base_url}/aws/ec2/group/${spot.group_id}?accountId=${spot.account_id}`, {
@@ -423,6 +424,13 @@ test("the seed workflow of spec §1, built and run in the console", async (outer
     });
     const group = (await r.json()).response.items[0];
     assert.equal(group.capacity.target, 2);
+  });
+
+  await t.test("sign out", async () => {
+    await tid("sign-out").click();
+    await tid("signin-token").waitFor();
+    await page.reload();
+    await tid("signin-token").waitFor();
   });
 });
 
