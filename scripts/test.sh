@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Flowgate test: the Rust suites (against SQLite and, when PostgreSQL is installed, a
-# throwaway PostgreSQL server started here) and the web console's component tests.
+# throwaway PostgreSQL server started here), the web console's component tests and, when Chromium is
+# installed, its end-to-end tests (scripts/e2e.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,3 +35,10 @@ if [ -n "$pgdir" ]; then
   FLOWGATE_TEST_BACKEND=postgres run_tests -p flowgate-server --test api
 fi
 (cd web && npm test)
+
+# End-to-end tests of the console in headless Chromium (Debian's `chromium` package).
+if [ -x "${CHROMIUM_BIN:-/usr/bin/chromium}" ]; then
+  scripts/e2e.sh
+else
+  echo "chromium not found: the end-to-end console tests are skipped (apt-get install chromium)" >&2
+fi

@@ -62,13 +62,19 @@ afterEach(() => {
   window.location.hash = "";
 });
 
+// The console only asks the server for a session when this browser signed in before.
+const rememberSignIn = () => localStorage.setItem("flowgate.signed-in", "1");
+
 const renderApp = () => render(<SessionProvider><App /></SessionProvider>);
 
 describe("App", () => {
   it("shows sign-in when not signed in and signs in", async () => {
     signedIn = false;
+    localStorage.clear();
     renderApp();
     fireEvent.change(await screen.findByTestId("signin-token"), { target: { value: "tok" } });
+    // A browser that never signed in is not sent to the server first (no 401 in its console).
+    expect(calls.some((c) => c.method === "GET" && c.url === "/api/v1/session")).toBe(false);
     await act(async () => fireEvent.click(screen.getByTestId("signin-submit")));
     expect(await screen.findByTestId("workflows-table")).toBeTruthy();
     expect(screen.getByTestId("session-info").textContent).toContain("bootstrap");
@@ -76,6 +82,7 @@ describe("App", () => {
 
   it("renders the builder with nodes and handles, and maps 422 details to nodes and fields", async () => {
     signedIn = true;
+    rememberSignIn();
     window.location.hash = "#/workflows/wf1";
     renderApp();
     const node = await screen.findByTestId("node-approval_1");
@@ -95,6 +102,7 @@ describe("App", () => {
 
   it("shows an execution with its steps and the alert body", async () => {
     signedIn = true;
+    rememberSignIn();
     window.location.hash = "#/executions/ex1";
     renderApp();
     expect(await screen.findByTestId("step-approval_1")).toBeTruthy();

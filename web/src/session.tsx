@@ -14,17 +14,36 @@ interface SessionCtx {
 
 const Ctx = createContext<SessionCtx | null>(null);
 
+// The session cookie is HttpOnly, so the page cannot see it. This flag remembers that a sign-in
+// happened in this browser, so a fresh visit shows the sign-in page without first asking the
+// server (whose 401 the browser would log as a console error). A stale flag costs one 401.
+const SIGNED_IN_HINT = "flowgate.signed-in";
+function hint(set?: boolean): boolean {
+  try {
+    if (set === true) localStorage.setItem(SIGNED_IN_HINT, "1");
+    else if (set === false) localStorage.removeItem(SIGNED_IN_HINT);
+    return localStorage.getItem(SIGNED_IN_HINT) === "1";
+  } catch {
+    return true; // storage disabled: always ask the server
+  }
+}
+
 export function SessionProvider({ children }: { children: ReactNode }) {
   const [session, setSession] = useState<Session | null>(null);
   const [checking, setChecking] = useState(true);
 
   const apply = useCallback((s: Session | null) => {
     setCsrfToken(s?.csrf_token ?? null);
+    hint(!!s);
     setSession(s);
   }, []);
 
   useEffect(() => {
     onUnauthorized(() => apply(null));
+    if (!hint()) {
+      setChecking(false);
+      return () => onUnauthorized(null);
+    }
     api
       .get<Session>("/api/v1/session", { quiet401: true })
       .then((s) => apply(s))

@@ -145,7 +145,7 @@ export function ConfigPanel(p: ConfigPanelProps) {
               schema={nt.params_schema}
               value={(doc.params ?? {}) as Record<string, JsonValue>}
               onChange={(v) => p.onUpdate((d) => ({ ...d, params: v }), "params")}
-              hidden={doc.type === "trigger.webhook" ? ["api_key"] : []}
+              hidden={doc.type === "trigger.webhook" ? ["api_key", "output_schema"] : []} // both shown in the trigger panel
               ctx={{
                 steps,
                 integrations: p.integrations,

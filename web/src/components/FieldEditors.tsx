@@ -1,5 +1,5 @@
 // Leaf editors of the schema-driven form and the three input modes (value / from step / expression).
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import type { Integration, JsonSchema, JsonValue } from "../api/types";
 import { detectMode, type InputMode } from "../lib/refs";
 import { enumOptions, isValidDuration, type FieldKind, type S } from "../lib/schema";
@@ -40,12 +40,22 @@ export interface LeafProps {
 const MODE_LABELS: Record<InputMode, string> = { value: "Value", step: "From step", expr: "Expression" };
 
 /** Wraps a value editor with the three input modes of the seed product. */
-export function ModeField(props: LeafProps & { renderValue: () => React.ReactNode; modes?: boolean }) {
-  const { path, value, onChange, ctx, modes = true } = props;
+export function ModeField(
+  props: LeafProps & { renderValue: (onChange: (v: JsonValue | undefined) => void) => React.ReactNode; modes?: boolean },
+) {
+  const { path, value, ctx, modes = true } = props;
   const [mode, setMode] = useState<InputMode>(() => detectMode(value));
   const tk = testKey(path);
+  // What this field itself last wrote: typing `{{ a.b }}` into Expression (or Value) must not
+  // flip the field into another mode under the user's fingers.
+  const emitted = useRef<{ v: JsonValue | undefined } | null>(null);
+  const onChange = (v: JsonValue | undefined) => {
+    emitted.current = { v };
+    props.onChange(v);
+  };
   useEffect(() => {
     // Follow external changes (undo, reload) that move the value into another mode.
+    if (emitted.current && emitted.current.v === value) return;
     const detected = detectMode(value);
     if (detected !== "value" && detected !== mode) setMode(detected);
     // eslint-disable-next-line react-hooks/exhaustive-deps
@@ -76,7 +86,7 @@ export function ModeField(props: LeafProps & { renderValue: () => React.ReactNod
         </div>
       )}
       {mode === "value" || !modes ? (
-        props.renderValue()
+        props.renderValue(onChange)
       ) : mode === "step" ? (
         <RefPicker steps={ctx.steps} value={value} onChange={(r) => onChange(r)} testId={`ref-picker-${tk}`} />
       ) : (

@@ -97,9 +97,22 @@ describe("SchemaForm", () => {
     fireEvent.change(screen.getByTestId("map-new-key-variables"), { target: { value: "EG-Name" } });
     fireEvent.click(screen.getByTestId("map-add-variables"));
     expect(onValue).toHaveBeenLastCalledWith({ variables: { "EG-Name": "" } });
+    // An open map's values are text fields.
+    fireEvent.change(screen.getByTestId("input-variables.EG-Name"), { target: { value: "web-prod" } });
+    expect(onValue).toHaveBeenLastCalledWith({ variables: { "EG-Name": "web-prod" } });
     fireEvent.click(screen.getByTestId("mode-variables.EG-Name-step"));
     fireEvent.click(screen.getByTestId("ref-key-.name"));
     expect(onValue).toHaveBeenLastCalledWith({ variables: { "EG-Name": "{{ list_elastigroup.output.name }}" } });
+  });
+
+  it("keeps the mode the user chose while typing a reference", () => {
+    const onValue = vi.fn();
+    render(<Harness schema={spotSchema} onValue={onValue} />);
+    fireEvent.click(screen.getByTestId("mode-group_id-expr"));
+    fireEvent.change(screen.getByTestId("expr-group_id"), { target: { value: "{{ trigger_1.output.Elastigroup_Id }}" } });
+    expect(onValue).toHaveBeenLastCalledWith({ group_id: "{{ trigger_1.output.Elastigroup_Id }}" });
+    expect(screen.getByTestId("mode-group_id-expr").getAttribute("aria-checked")).toBe("true");
+    expect(screen.getByTestId("expr-group_id")).toBeTruthy();
   });
 
   it("validates durations as you type", () => {

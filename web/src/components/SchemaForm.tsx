@@ -148,13 +148,13 @@ export function Field(props: FieldProps) {
     body = <VariantFields schema={s} path={path} value={value} onChange={onChange} ctx={ctx} />;
   } else {
     const leaf = { kind, schema: s, path, value, onChange, ctx, required, siblings, label };
-    const renderValue = () =>
+    const renderValue = (change: (v: JsonValue | undefined) => void) =>
       kind === "array" ? (
-        <ListEditor schema={s} path={path} value={value} onChange={onChange} ctx={ctx} label={label} />
+        <ListEditor schema={s} path={path} value={value} onChange={change} ctx={ctx} label={label} />
       ) : kind === "map" ? (
-        <MapEditor schema={s} path={path} value={value} onChange={onChange} ctx={ctx} label={label} />
+        <MapEditor schema={s} path={path} value={value} onChange={change} ctx={ctx} label={label} />
       ) : (
-        <LeafEditor {...leaf} />
+        <LeafEditor {...leaf} onChange={change} />
       );
     body = <ModeField {...leaf} renderValue={renderValue} modes={kind !== "integration"} />;
   }
@@ -318,7 +318,8 @@ function MapEditor({
 }) {
   const obj = value && typeof value === "object" && !Array.isArray(value) ? (value as Obj) : {};
   const entries = Object.entries(obj);
-  const valueSchema: JsonSchema = typeof schema.additionalProperties === "object" ? schema.additionalProperties : {};
+  // Values of an open map (`additionalProperties: true`) are edited as text (or a reference).
+  const valueSchema: JsonSchema = typeof schema.additionalProperties === "object" ? schema.additionalProperties : { type: "string" };
   const tk = testKey(path);
   const [newKey, setNewKey] = useState("");
   const rename = (oldK: string, newK: string) => {

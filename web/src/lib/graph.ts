@@ -22,6 +22,9 @@ export interface SourceHandle {
 export const isTrigger = (type: string) => type.startsWith("trigger.");
 
 /** The output handles of a node: named ports, `if` rule ports + else, default path, error. */
+/** Types that end the run: nothing can follow them, so they get no output handle. */
+const TERMINAL_TYPES = new Set(["core.stop"]);
+
 export function sourceHandles(nt: NodeType | undefined, params: DocNode["params"]): SourceHandle[] {
   const out: SourceHandle[] = [];
   const seen = new Set<string>();
@@ -35,6 +38,7 @@ export function sourceHandles(nt: NodeType | undefined, params: DocNode["params"
     add(null, "next");
     return out;
   }
+  if (TERMINAL_TYPES.has(nt.type)) return out;
   if (nt.dynamic_ports) {
     const rules = Array.isArray(params?.rules) ? (params!.rules as JsonValue[]) : [];
     for (const r of rules) {

@@ -39,6 +39,7 @@ describe("references", () => {
 describe("graph", () => {
   it("gives handles per port", () => {
     expect(sourceHandles(nt({ ports: [] }), {}).map((h) => h.id)).toEqual(["default"]);
+    expect(sourceHandles(nt({ type: "core.stop", ports: [] }), {})).toEqual([]); // ends the run
     expect(sourceHandles(nt({ ports: ["approved", "denied", "timed_out"], error_port: true }), {}).map((h) => h.id)).toEqual([
       "approved", "denied", "timed_out", "error",
     ]);

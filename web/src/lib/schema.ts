@@ -129,6 +129,7 @@ export function fieldKind(s: S, root: JsonSchema, name?: string): FieldKind {
   switch (t) {
     case "string":
       if (s.format === "duration") return "duration";
+      if (name && /^(timeout|backoff|duration)$/.test(name)) return "duration";
       if (s.format === "textarea" || (typeof s.maxLength === "number" && s.maxLength > 500)) return "text";
       if (name && /^(text|notes|message|body|description)$/.test(name)) return "text";
       return "string";
@@ -142,6 +143,8 @@ export function fieldKind(s: S, root: JsonSchema, name?: string): FieldKind {
       return "array";
     case "object":
       if (s.properties && Object.keys(s.properties).length > 0) return "object";
+      // `additionalProperties: true` (any values, e.g. Slack `variables`) is a map of text values.
+      if (s.additionalProperties === true) return "map";
       if (s.additionalProperties && typeof s.additionalProperties === "object") {
         const v = resolveRef(s.additionalProperties, root);
         const vt = schemaType(v);

@@ -12,7 +12,8 @@ export const slackSendMessageSchema = {
     integration: { type: "string", description: "Slack integration alias", "x-integration-type": "slack" },
     channel: { type: "string", description: "Channel id", "x-source": "slack-channels" },
     text: { type: "string", description: "Message text" },
-    variables: { type: "object", additionalProperties: { type: "string" }, default: {} },
+    // As the server publishes it: any values.
+    variables: { type: "object", additionalProperties: true, default: {} },
     blocks: { anyOf: [{ type: "array", items: true }, { type: "null" }] },
   },
 };
@@ -51,7 +52,7 @@ export const approvalSchema = {
     integration: { type: "string", "x-integration-type": "slack" },
     channel: { type: "string", "x-source": "slack-channels" },
     notes: { type: "string" },
-    timeout: { type: "string", format: "duration" },
+    timeout: { type: "string", description: "How long to wait, e.g. 4h" }, // no `format`, as the server publishes it
     approvers: { type: "array", items: { type: "string" } },
   },
 };
