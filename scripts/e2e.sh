@@ -30,5 +30,5 @@ export FLOWGATE_BIN="${FLOWGATE_BIN:-$bin_dir/flowgate}"
 export FLOWGATE_E2E_ENV_BIN="${FLOWGATE_E2E_ENV_BIN:-$bin_dir/e2e_env}"
 
 cd web
-[ -d node_modules ] || npm ci --no-audit --no-fund
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi
 npm run e2e

@@ -19,7 +19,9 @@ else
   echo "PostgreSQL not found: the PostgreSQL tests will be skipped (install the postgresql package to run them)" >&2
 fi
 
-if [ ! -d web/node_modules ]; then (cd web && npm ci --no-audit --no-fund); fi
+if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
+  (cd web && npm ci --no-audit --no-fund)
+fi
 
 run_tests() {
   if cargo nextest --version >/dev/null 2>&1; then
