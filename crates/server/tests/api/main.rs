@@ -8,5 +8,7 @@ mod isolation;
 mod ops;
 mod references;
 mod retention;
+mod slack;
+mod story;
 mod webhooks;
 mod workflows;
