@@ -505,3 +505,169 @@ async fn a_restart_while_waiting_changes_nothing() {
     assert_eq!(w.slack.posted().len(), 2);
     w.wait_update(&msg).await;
 }
+
+#[tokio::test]
+async fn pending_approvals_are_listed_with_the_spec_fields() {
+    let w = World::new().await;
+    let wf = w.app.workflow_id(ADMIN, STORY_YAML).await;
+    let exec_id = w.fire(&wf).await;
+    w.wait_status(ADMIN, &exec_id, "waiting").await;
+    let pending = w.approvals("pending").await;
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    let a = &pending[0];
+    for field in [
+        "id",
+        "execution_id",
+        "workflow_id",
+        "node_id",
+        "status",
+        "notes",
+        "channel",
+        "expires_at",
+        "decision",
+        "decided_by",
+        "decided_at",
+    ] {
+        assert!(a.get(field).is_some(), "no `{field}` in {a}");
+    }
+    assert_eq!(a["execution_id"], exec_id.as_str());
+    assert_eq!(a["workflow_id"], wf.as_str());
+    assert_eq!(a["node_id"], "approval_1");
+    assert_eq!(a["status"], "pending");
+    assert_eq!(a["notes"], "Scale down web-prod by 2 instances?");
+    assert_eq!(a["channel"], CHANNEL);
+    assert!(a["decision"].is_null() && a["decided_by"].is_null() && a["decided_at"].is_null());
+    let expires = chrono::DateTime::parse_from_rfc3339(a["expires_at"].as_str().unwrap()).unwrap();
+    let in_hours = (expires.timestamp() - chrono::Utc::now().timestamp()) as f64 / 3600.0;
+    assert!((3.9..=4.1).contains(&in_hours), "expires in {in_hours} h");
+    // The button secret is never shown.
+    let msg = w.approval_message().await;
+    let value = msg.button("flowgate_approve").unwrap()["value"].clone();
+    let secret = value
+        .as_str()
+        .unwrap()
+        .split(':')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert!(!a.to_string().contains(&secret));
+
+    assert!(w.approvals("approved").await.is_empty());
+    let all = w.app.get(ADMIN, "/api/v1/approvals").await;
+    assert_eq!(all.expect(200)["items"].as_array().unwrap().len(), 1);
+    let r = w.app.get(ADMIN, "/api/v1/approvals?status=maybe").await;
+    r.expect_error(400, "bad_request");
+}
+
+#[tokio::test]
+async fn an_editor_decides_through_the_api_and_the_first_decision_wins() {
+    let w = World::new().await;
+    let (exec_id, msg) = w.park(STORY_YAML).await;
+    let id = w.approvals("pending").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/api/v1/approvals/{id}/decision");
+    let editor = w.app.create_token(ADMIN, "night-editor", "editor").await;
+    let viewer = w.app.create_token(ADMIN, "watcher", "viewer").await;
+    let (_, other_admin) = w.app.create_org("elsewhere").await;
+
+    let r = w
+        .app
+        .post(&viewer, &path, &json!({ "decision": "approve" }))
+        .await;
+    r.expect_error(403, "forbidden");
+    let r = w
+        .app
+        .post(&other_admin, &path, &json!({ "decision": "approve" }))
+        .await;
+    r.expect_error(404, "not_found");
+    let r = w
+        .app
+        .post(&editor, &path, &json!({ "decision": "maybe" }))
+        .await;
+    r.expect_error(422, "invalid");
+    let r = w
+        .app
+        .post(
+            &editor,
+            "/api/v1/approvals/nope/decision",
+            &json!({ "decision": "deny" }),
+        )
+        .await;
+    r.expect_error(404, "not_found");
+    assert_eq!(w.approvals("pending").await.len(), 1);
+    assert_eq!(w.app.execution(ADMIN, &exec_id).await["status"], "waiting");
+
+    let body = json!({ "decision": "approve", "comment": "budget owner agreed" });
+    let r = w.app.post(&editor, &path, &body).await;
+    let decided = r.expect(200);
+    assert_eq!(decided["status"], "approved");
+    assert_eq!(decided["decided_by"]["name"], "night-editor");
+    assert!(decided["decided_at"].is_string());
+    let done = w.app.wait_finished(ADMIN, &exec_id).await;
+    assert_eq!(done["status"], "succeeded", "{done:#}");
+    assert_eq!(w.scale_downs(), vec!["2".to_string()]);
+    let out = &step(&done, "approval_1")["output"]["output"];
+    assert_eq!(out["decided_by"]["name"], "night-editor");
+    assert_eq!(out["comment"], "budget owner agreed");
+    let update = w.wait_update(&msg).await;
+    assert!(
+        update.text.contains("Approved by night-editor"),
+        "{update:?}"
+    );
+
+    // A second decision: 409 naming who decided; a Slack click is told the same.
+    let r = w
+        .app
+        .post(&editor, &path, &json!({ "decision": "deny" }))
+        .await;
+    r.expect_error(409, "conflict");
+    assert!(
+        r.error_text().contains("night-editor"),
+        "{}",
+        r.error_text()
+    );
+    let status = w
+        .click(
+            &msg,
+            "flowgate_deny",
+            &bob(),
+            slack::SIGNING_SECRET,
+            Tamper::None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let told = w
+        .slack
+        .wait_until(DEADLINE, |s| !s.ephemerals().is_empty())
+        .await;
+    assert!(told);
+    let text = &w.slack.ephemerals()[0].text;
+    assert!(text.contains("already approved by night-editor"), "{text}");
+    assert_eq!(w.approvals("approved").await.len(), 1);
+    assert_eq!(w.scale_downs().len(), 1);
+}
+
+#[tokio::test]
+async fn an_api_deny_stops_the_run() {
+    let w = World::new().await;
+    let (exec_id, msg) = w.park(STORY_YAML).await;
+    let id = w.approvals("pending").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = w
+        .app
+        .post(
+            ADMIN,
+            &format!("/api/v1/approvals/{id}/decision"),
+            &json!({ "decision": "deny" }),
+        )
+        .await;
+    assert_eq!(r.expect(200)["status"], "denied");
+    let done = w.app.wait_finished(ADMIN, &exec_id).await;
+    assert_eq!(done["status"], "stopped", "{done:#}");
+    assert!(w.scale_downs().is_empty());
+    assert!(w.wait_update(&msg).await.text.contains("Denied by"));
+}
