@@ -128,7 +128,7 @@ async fn worker(
                     .push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
                 w.accepted += 1;
                 let n = accepted_total.fetch_add(1, Ordering::Relaxed);
-                if n % cfg.sample_every == 0 {
+                if n.is_multiple_of(cfg.sample_every) {
                     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
                         if let Some(id) = v["execution_id"].as_str() {
                             w.sampled.push(id.to_string());
