@@ -19,13 +19,12 @@ pub fn redact(value: &mut Value, secrets: &[String]) {
         return;
     }
     match value {
-        Value::String(s) => {
+        Value::String(s)
             if secrets
                 .iter()
-                .any(|x| x.len() >= 4 && s.contains(x.as_str()))
-            {
-                *s = redact_str(s, secrets);
-            }
+                .any(|x| x.len() >= 4 && s.contains(x.as_str())) =>
+        {
+            *s = redact_str(s, secrets);
         }
         Value::Array(items) => items.iter_mut().for_each(|v| redact(v, secrets)),
         Value::Object(map) => map.values_mut().for_each(|v| redact(v, secrets)),

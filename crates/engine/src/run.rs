@@ -328,11 +328,11 @@ impl Run {
         let node_state = state.get("node").cloned().unwrap_or(Value::Null);
         Ok(Some(self.job(
             &step.node_id,
-            Call::Resume {
+            Call::Resume(Box::new(crate::step::Resume {
                 state: node_state,
                 wake,
                 input,
-            },
+            })),
             step.attempts,
         )))
     }

@@ -25,13 +25,15 @@ pub(crate) struct Finished {
 }
 
 /// What a step is asked to do.
+pub(crate) struct Resume {
+    pub state: Value,
+    pub wake: Wake,
+    pub input: Value,
+}
+
 pub(crate) enum Call {
     Execute,
-    Resume {
-        state: Value,
-        wake: Wake,
-        input: Value,
-    },
+    Resume(Box<Resume>),
 }
 
 pub(crate) struct StepJob {
@@ -92,7 +94,8 @@ impl StepJob {
                     (Some(params), result)
                 }
             },
-            Call::Resume { state, wake, input } => {
+            Call::Resume(resume) => {
+                let crate::step::Resume { state, wake, input } = resume.as_ref();
                 let limit = self.timeout(&engine);
                 let result = match tokio::time::timeout(
                     limit,
