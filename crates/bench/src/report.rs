@@ -16,6 +16,9 @@ use crate::WebhookArgs;
 pub struct Finished {
     pub total: u64,
     pub by_status: BTreeMap<String, u64>,
+    /// Group-commit transactions and the write operations they carried.
+    pub commits: u64,
+    pub commit_ops: u64,
 }
 
 impl Finished {
@@ -29,6 +32,8 @@ impl Finished {
         Finished {
             total: self.total - base.total,
             by_status,
+            commits: self.commits.saturating_sub(base.commits),
+            commit_ops: self.commit_ops.saturating_sub(base.commit_ops),
         }
     }
 }
@@ -39,6 +44,17 @@ pub async fn finished_total(apis: &[Api]) -> Result<Finished> {
     for api in apis {
         let text = api.metrics().await?;
         for line in text.lines() {
+            let value = |l: &str| {
+                l.rsplit(' ')
+                    .next()
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .unwrap_or(0.0) as u64
+            };
+            if line.starts_with("flowgate_store_commits_total ") {
+                out.commits += value(line);
+            } else if line.starts_with("flowgate_store_commit_ops_total ") {
+                out.commit_ops += value(line);
+            }
             let Some(rest) = line.strip_prefix("flowgate_executions_finished_total{status=\"")
             else {
                 continue;
@@ -158,6 +174,8 @@ pub struct RunReport {
     pub all_finished_s: f64,
     pub finished_per_s: f64,
     pub finished_during_load_per_s: f64,
+    pub commits_per_s: f64,
+    pub ops_per_commit: f64,
     pub webhook_p50_ms: Option<f64>,
     pub webhook_p99_ms: Option<f64>,
     pub e2e_p50_ms: Option<f64>,
@@ -217,6 +235,8 @@ impl RunReport {
             all_finished_s: all_s,
             finished_per_s: finished.total.min(load.accepted) as f64 / all_s,
             finished_during_load_per_s: 0.0,
+            commits_per_s: finished.commits as f64 / all_s,
+            ops_per_commit: finished.commit_ops as f64 / (finished.commits.max(1)) as f64,
             webhook_p50_ms: percentile(&lat, 50.0),
             webhook_p99_ms: percentile(&lat, 99.0),
             e2e_p50_ms: percentile(&e2e_lat, 50.0),
@@ -262,6 +282,8 @@ impl RunReport {
             all_finished_s: m(&|r| r.all_finished_s),
             finished_per_s: m(&|r| r.finished_per_s),
             finished_during_load_per_s: m(&|r| r.finished_during_load_per_s),
+            commits_per_s: m(&|r| r.commits_per_s),
+            ops_per_commit: m(&|r| r.ops_per_commit),
             webhook_p50_ms: mo(&|r| r.webhook_p50_ms),
             webhook_p99_ms: mo(&|r| r.webhook_p99_ms),
             e2e_p50_ms: mo(&|r| r.e2e_p50_ms),
@@ -278,7 +300,7 @@ impl RunReport {
     pub fn row(&self, label: &str) -> String {
         let o = |v: Option<f64>, p: usize| v.map_or("-".to_string(), |v| format!("{v:.p$}"));
         format!(
-            "{:<8} {:>8} {:>6} {:>10.0} {:>10.0} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>7.2}",
+            "{:<8} {:>8} {:>6} {:>10.0} {:>10.0} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>7.2} {:>8.0} {:>6.1}",
             label,
             self.accepted,
             self.errors,
@@ -291,6 +313,8 @@ impl RunReport {
             o(self.peak_rss_mib, 1),
             o(self.server_cpu_s, 2),
             self.bench_cpu_s,
+            self.commits_per_s,
+            self.ops_per_commit,
         )
     }
 
@@ -312,6 +336,8 @@ impl RunReport {
             "all_finished_s": round3(self.all_finished_s),
             "finished_per_s": self.finished_per_s.round(),
             "finished_during_load_per_s": self.finished_during_load_per_s.round(),
+            "commits_per_s": self.commits_per_s.round(),
+            "ops_per_commit": (self.ops_per_commit * 10.0).round() / 10.0,
             "webhook_p50_ms": self.webhook_p50_ms.map(round3),
             "webhook_p99_ms": self.webhook_p99_ms.map(round3),
             "e2e_p50_ms": self.e2e_p50_ms,
@@ -348,7 +374,7 @@ pub fn header() -> String {
         "gen CPU"
     ) + "\n"
         + &format!(
-            "{:<8} {:>8} {:>6} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>7}",
-            "", "", "", "", "", "ms", "ms", "ms", "ms", "peak", "s", "s"
+            "{:<8} {:>8} {:>6} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>7} {:>8} {:>6}",
+            "", "", "", "", "", "ms", "ms", "ms", "ms", "peak", "s", "s", "", ""
         )
 }

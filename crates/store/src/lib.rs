@@ -119,6 +119,11 @@ impl Store {
         self.writer.submit(f).await
     }
 
+    /// Group-commit counters: (transactions committed, write operations they carried).
+    pub fn write_stats(&self) -> (u64, u64) {
+        self.writer.stats()
+    }
+
     /// Whether the database answers (readiness).
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
