@@ -49,6 +49,11 @@ pub struct Descriptor {
     pub error_port: bool,
     /// Whether repeating the node after an unknown outcome is harmless.
     pub idempotent: bool,
+    /// Whether the node only computes on its input: no outside calls, no waiting, the same result
+    /// every time. The engine may commit such a step together with the steps that follow it (a
+    /// crash before that commit re-runs it, with the same result).
+    #[serde(skip)]
+    pub pure: bool,
 }
 
 impl Descriptor {
@@ -67,6 +72,7 @@ impl Descriptor {
             dynamic_ports: false,
             error_port: true,
             idempotent: true,
+            pure: false,
         }
     }
 }
