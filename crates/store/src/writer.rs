@@ -137,23 +137,35 @@ async fn apply(conn: &mut AnyConnection, batch: Vec<Op>) -> Result<(), ()> {
             return Err(());
         }
     };
-    let mut results = Vec::with_capacity(batch.len());
-    for op in batch {
-        if let Err(e) = tx.execute("SAVEPOINT op").await {
-            results.push((op.reply, Err(StoreError::from(e))));
-            continue;
-        }
+    // One round trip between operations: the previous savepoint's end and the next one's start.
+    if let Err(e) = tx.execute("SAVEPOINT op").await {
+        fail_all(
+            batch.into_iter().map(|op| op.reply).collect(),
+            e.to_string(),
+        );
+        return Err(());
+    }
+    let n = batch.len();
+    let mut results = Vec::with_capacity(n);
+    let mut ops = batch.into_iter().enumerate();
+    while let Some((i, op)) = ops.next() {
         let out = (op.job)(&mut tx).await;
-        let end = if out.is_ok() {
-            "RELEASE SAVEPOINT op"
-        } else {
-            "ROLLBACK TO SAVEPOINT op"
+        let end = match (out.is_ok(), i + 1 == n) {
+            (true, true) => "RELEASE SAVEPOINT op",
+            (true, false) => "RELEASE SAVEPOINT op; SAVEPOINT op",
+            (false, true) => "ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op",
+            (false, false) => "ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op; SAVEPOINT op",
         };
-        if let Err(e) = tx.execute(end).await {
-            results.push((op.reply, Err(StoreError::Unavailable(e.to_string()))));
-            continue;
-        }
         results.push((op.reply, out));
+        if let Err(e) = tx.execute(end).await {
+            // The transaction is in an unknown state: nothing of this batch commits.
+            let rest = ops.map(|(_, op)| op.reply);
+            fail_all(
+                results.into_iter().map(|(r, _)| r).chain(rest).collect(),
+                e.to_string(),
+            );
+            return Err(());
+        }
     }
     match tx.commit().await {
         Ok(()) => {

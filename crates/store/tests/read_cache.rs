@@ -20,6 +20,21 @@ async fn changes_are_seen_by_the_next_read() {
         store.api_key_hash(&org.id, "k").await.unwrap().as_deref(),
         Some("h1")
     );
+    // A failing operation rolls back alone, also when it shares a group commit with others.
+    let (dup, other) = tokio::join!(
+        store.create_api_key(&org.id, "k", "h2"),
+        store.create_api_key(&org.id, "k2", "h3")
+    );
+    assert!(dup.is_err());
+    other.unwrap();
+    assert_eq!(
+        store.api_key_hash(&org.id, "k").await.unwrap().as_deref(),
+        Some("h1")
+    );
+    assert_eq!(
+        store.api_key_hash(&org.id, "k2").await.unwrap().as_deref(),
+        Some("h3")
+    );
     store.delete_api_key(&org.id, "k").await.unwrap();
     assert_eq!(store.api_key_hash(&org.id, "k").await.unwrap(), None);
 
