@@ -223,6 +223,13 @@ impl Run {
                 self.steps.insert(id, row.clone());
                 self.pending.push(row);
             }
+            // Deferred results of pure steps are made durable before anything else starts.
+            if !self.pending.is_empty()
+                && p.ready.iter().any(|id| !self.is_pure(id))
+                && !self.commit(ExecStatus::Running, None, None).await?
+            {
+                return Ok(Ending::Fenced);
+            }
             for id in p.ready {
                 let future = self.start(&id, self.attempts_of(&id) + 1);
                 running.insert(id);
@@ -235,9 +242,11 @@ impl Run {
             if done.fenced {
                 return Ok(Ending::Fenced);
             }
+            // A pure step alone in flight is committed with the steps that follow it.
+            let defer = inflight.is_empty() && self.is_pure(&done.node_id);
             let ending = match self.apply(done) {
                 Effect::Continue => {
-                    if !self.commit(ExecStatus::Running, None, None).await? {
+                    if !defer && !self.commit(ExecStatus::Running, None, None).await? {
                         return Ok(Ending::Fenced);
                     }
                     continue;
@@ -403,6 +412,14 @@ impl Run {
             approval: self.approval.take(),
         };
         Ok(self.engine.store.commit(commit).await?)
+    }
+
+    /// Whether the node only computes (see `Descriptor::pure`).
+    fn is_pure(&self, id: &str) -> bool {
+        self.doc
+            .node(id)
+            .and_then(|n| self.engine.registry.get(&n.node_type))
+            .is_some_and(|t| t.descriptor().pure)
     }
 
     fn attempts_of(&self, id: &str) -> i64 {

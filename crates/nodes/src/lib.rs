@@ -57,6 +57,11 @@ pub struct Descriptor {
     /// (an approval that times out with no `timed_out` edge fails with "approval timed out").
     #[serde(skip)]
     pub unconnected_fails: &'static [(&'static str, &'static str)],
+    /// Whether the node only computes on its input: no outside calls, no waiting, the same result
+    /// every time. The engine may commit such a step together with the steps that follow it (a
+    /// crash before that commit re-runs it, with the same result).
+    #[serde(skip)]
+    pub pure: bool,
 }
 
 impl Descriptor {
@@ -76,6 +81,7 @@ impl Descriptor {
             error_port: true,
             idempotent: true,
             unconnected_fails: &[],
+            pure: false,
         }
     }
 }

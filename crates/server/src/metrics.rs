@@ -38,6 +38,8 @@ pub struct Metrics {
     steps: Family<NodeLabel, Histogram>,
     webhooks: Family<CodeLabel, Counter>,
     queue_depth: Gauge,
+    commits: Counter,
+    commit_ops: Counter,
 }
 
 impl Default for Metrics {
@@ -56,6 +58,8 @@ impl Metrics {
         });
         let webhooks = Family::<CodeLabel, Counter>::default();
         let queue_depth = Gauge::default();
+        let commits = Counter::default();
+        let commit_ops = Counter::default();
         registry.register("executions_started", "Executions started", started.clone());
         registry.register(
             "executions_finished",
@@ -77,6 +81,16 @@ impl Metrics {
             "Executions queued or running",
             queue_depth.clone(),
         );
+        registry.register(
+            "store_commits",
+            "Group-commit transactions committed",
+            commits.clone(),
+        );
+        registry.register(
+            "store_commit_ops",
+            "Write operations carried by the group commits",
+            commit_ops.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             started,
@@ -84,7 +98,17 @@ impl Metrics {
             steps,
             webhooks,
             queue_depth,
+            commits,
+            commit_ops,
         }
+    }
+
+    /// Brings the group-commit counters up to the store's (read at scrape time).
+    pub fn set_write_stats(&self, (commits, ops): (u64, u64)) {
+        self.commits
+            .inc_by(commits.saturating_sub(self.commits.get()));
+        self.commit_ops
+            .inc_by(ops.saturating_sub(self.commit_ops.get()));
     }
 
     pub fn webhook_response(&self, code: u16) {

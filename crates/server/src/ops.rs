@@ -34,6 +34,7 @@ pub async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
         st.metrics
             .set_queue_depth(row.try_get::<i64, _>("n").unwrap_or(0));
     }
+    st.metrics.set_write_stats(st.store.write_stats());
     (
         [(
             header::CONTENT_TYPE,

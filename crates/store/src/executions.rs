@@ -105,7 +105,7 @@ pub struct ExecutionFilter {
 
 impl Store {
     pub async fn create_execution(&self, new: NewExecution) -> Result<Created, StoreError> {
-        self.write(move |c| Box::pin(async move { insert_execution(c, new).await }))
+        self.write_hot(move |c| Box::pin(async move { insert_execution(c, new).await }))
             .await
     }
 
@@ -261,7 +261,7 @@ impl Store {
                ORDER BY id LIMIT $4{lock}) \
              RETURNING {EXEC_COLUMNS}"
         );
-        self.write(move |c| {
+        self.write_hot(move |c| {
             Box::pin(async move {
                 let rows = sqlx::query(&sql)
                     .bind(owner)
@@ -299,7 +299,7 @@ impl Store {
     /// Extends the leases this process holds.
     pub async fn heartbeat(&self, owner: &str, lease_until: i64) -> Result<u64, StoreError> {
         let owner = owner.to_string();
-        self.write(move |c| {
+        self.write_hot(move |c| {
             Box::pin(async move {
                 let done = sqlx::query("UPDATE executions SET lease_until = $2 WHERE lease_owner = $1 AND status IN ('queued', 'running')")
                     .bind(owner)
@@ -315,7 +315,7 @@ impl Store {
     /// Commits a step result with the execution's new state. `Ok(false)` when the lease was lost
     /// (cancelled, or taken over by another process): nothing was written.
     pub async fn commit(&self, commit: Commit) -> Result<bool, StoreError> {
-        self.write(move |c| Box::pin(async move { apply_commit(c, commit).await }))
+        self.write_hot(move |c| Box::pin(async move { apply_commit(c, commit).await }))
             .await
     }
 

@@ -3,6 +3,7 @@
 //! group-commit [`writer`], so many concurrent requests share one durable commit.
 
 pub mod approvals;
+mod cache;
 mod error;
 pub mod executions;
 pub mod integrations;
@@ -39,6 +40,8 @@ pub struct Store {
     backend: Backend,
     writer: Arc<writer::Writer>,
     url: Arc<str>,
+    /// Workflow rows and API key hashes for webhooks (SQLite only: one process owns the data).
+    cache: Option<Arc<cache::ReadCache>>,
 }
 
 /// The PostgreSQL channel on which commits that create work announce it.
@@ -104,6 +107,7 @@ impl Store {
             backend,
             writer: Arc::new(writer),
             url: url.into(),
+            cache: (backend == Backend::Sqlite).then(Default::default),
         })
     }
 
@@ -117,6 +121,21 @@ impl Store {
 
     /// Runs `f` inside the next group commit and returns its result once that commit is durable.
     pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> WriteFuture<'c, T> + Send + 'static,
+    {
+        let out = self.writer.submit(f).await;
+        // Any write may change a workflow or a key: forget what the read cache holds.
+        if let Some(cache) = &self.cache {
+            cache.invalidate();
+        }
+        out
+    }
+
+    /// Like [`Store::write`], for the executor's writes (executions, steps, leases), which never
+    /// touch workflows or keys and so leave the read cache alone.
+    pub(crate) async fn write_hot<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut AnyConnection) -> WriteFuture<'c, T> + Send + 'static,
@@ -171,6 +190,11 @@ impl Store {
             })
         })
         .await
+    }
+
+    /// Group-commit counters: (transactions committed, write operations they carried).
+    pub fn write_stats(&self) -> (u64, u64) {
+        self.writer.stats()
     }
 
     /// Whether the database answers (readiness).

@@ -281,6 +281,23 @@ impl Store {
         org_id: &str,
         name: &str,
     ) -> Result<Option<String>, StoreError> {
+        let Some(cache) = &self.cache else {
+            return self.api_key_hash_uncached(org_id, name).await;
+        };
+        if let Some(hit) = cache.api_key(org_id, name) {
+            return Ok(hit);
+        }
+        let generation = cache.generation();
+        let hash = self.api_key_hash_uncached(org_id, name).await?;
+        cache.put_api_key(generation, org_id, name, hash.clone());
+        Ok(hash)
+    }
+
+    async fn api_key_hash_uncached(
+        &self,
+        org_id: &str,
+        name: &str,
+    ) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT hash FROM api_keys WHERE org_id = $1 AND name = $2")
             .bind(org_id.to_string())
             .bind(name.to_string())

@@ -119,6 +119,19 @@ impl Store {
     /// The workflow by id alone, deleted ones included (webhooks: the caller then checks the key
     /// of its organization).
     pub async fn workflow_any_org(&self, id: &str) -> Result<Option<WorkflowRow>, StoreError> {
+        let Some(cache) = &self.cache else {
+            return self.workflow_any_org_uncached(id).await;
+        };
+        if let Some(hit) = cache.workflow(id) {
+            return Ok(hit);
+        }
+        let generation = cache.generation();
+        let row = self.workflow_any_org_uncached(id).await?;
+        cache.put_workflow(generation, id, row.clone());
+        Ok(row)
+    }
+
+    async fn workflow_any_org_uncached(&self, id: &str) -> Result<Option<WorkflowRow>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM workflows w JOIN workflow_versions v ON v.workflow_id = w.id AND v.version = w.version WHERE w.id = $1"
         ))

@@ -5,6 +5,8 @@
 use std::any::Any;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 use tokio::sync::{mpsc, oneshot};
@@ -24,6 +26,14 @@ struct Op {
 pub struct Writer {
     lanes: Vec<mpsc::Sender<Op>>,
     next: std::sync::atomic::AtomicUsize,
+    stats: Arc<Stats>,
+}
+
+/// Counters of the group commit: transactions committed and operations they carried.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub commits: AtomicU64,
+    pub ops: AtomicU64,
 }
 
 const MAX_BATCH: usize = 1024;
@@ -31,16 +41,26 @@ const MAX_BATCH: usize = 1024;
 impl Writer {
     pub async fn start(pool: &AnyPool, lanes: usize) -> Result<Self, StoreError> {
         let mut senders = Vec::with_capacity(lanes);
+        let stats = Arc::new(Stats::default());
         for _ in 0..lanes {
             let (tx, rx) = mpsc::channel::<Op>(8192);
             let pool = pool.clone();
-            tokio::spawn(run_lane(pool, rx));
+            tokio::spawn(run_lane(pool, rx, stats.clone()));
             senders.push(tx);
         }
         Ok(Self {
             lanes: senders,
             next: Default::default(),
+            stats,
         })
+    }
+
+    /// (transactions committed, operations committed) so far.
+    pub fn stats(&self) -> (u64, u64) {
+        (
+            self.stats.commits.load(Ordering::Relaxed),
+            self.stats.ops.load(Ordering::Relaxed),
+        )
     }
 
     pub async fn submit<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -53,7 +73,7 @@ impl Writer {
             Box::pin(async move { fut.await.map(|v| Box::new(v) as Box<dyn Any + Send>) })
         });
         let (reply, rx) = oneshot::channel();
-        let lane = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.lanes.len();
+        let lane = self.next.fetch_add(1, Ordering::Relaxed) % self.lanes.len();
         self.lanes[lane]
             .send(Op { job, reply })
             .await
@@ -67,7 +87,7 @@ impl Writer {
     }
 }
 
-async fn run_lane(pool: AnyPool, mut rx: mpsc::Receiver<Op>) {
+async fn run_lane(pool: AnyPool, mut rx: mpsc::Receiver<Op>, stats: Arc<Stats>) {
     let mut conn: Option<sqlx::pool::PoolConnection<sqlx::Any>> = None;
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
@@ -90,8 +110,12 @@ async fn run_lane(pool: AnyPool, mut rx: mpsc::Receiver<Op>) {
             }
         }
         let c = conn.as_mut().expect("connection acquired above");
+        let n = batch.len() as u64;
         match apply(c, batch).await {
-            Ok(()) => {}
+            Ok(()) => {
+                stats.commits.fetch_add(1, Ordering::Relaxed);
+                stats.ops.fetch_add(n, Ordering::Relaxed);
+            }
             Err(()) => conn = None, // drop a connection that failed mid-transaction
         }
     }
@@ -113,23 +137,35 @@ async fn apply(conn: &mut AnyConnection, batch: Vec<Op>) -> Result<(), ()> {
             return Err(());
         }
     };
-    let mut results = Vec::with_capacity(batch.len());
-    for op in batch {
-        if let Err(e) = tx.execute("SAVEPOINT op").await {
-            results.push((op.reply, Err(StoreError::from(e))));
-            continue;
-        }
+    // One round trip between operations: the previous savepoint's end and the next one's start.
+    if let Err(e) = tx.execute("SAVEPOINT op").await {
+        fail_all(
+            batch.into_iter().map(|op| op.reply).collect(),
+            e.to_string(),
+        );
+        return Err(());
+    }
+    let n = batch.len();
+    let mut results = Vec::with_capacity(n);
+    let mut ops = batch.into_iter().enumerate();
+    while let Some((i, op)) = ops.next() {
         let out = (op.job)(&mut tx).await;
-        let end = if out.is_ok() {
-            "RELEASE SAVEPOINT op"
-        } else {
-            "ROLLBACK TO SAVEPOINT op"
+        let end = match (out.is_ok(), i + 1 == n) {
+            (true, true) => "RELEASE SAVEPOINT op",
+            (true, false) => "RELEASE SAVEPOINT op; SAVEPOINT op",
+            (false, true) => "ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op",
+            (false, false) => "ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op; SAVEPOINT op",
         };
-        if let Err(e) = tx.execute(end).await {
-            results.push((op.reply, Err(StoreError::Unavailable(e.to_string()))));
-            continue;
-        }
         results.push((op.reply, out));
+        if let Err(e) = tx.execute(end).await {
+            // The transaction is in an unknown state: nothing of this batch commits.
+            let rest = ops.map(|(_, op)| op.reply);
+            fail_all(
+                results.into_iter().map(|(r, _)| r).chain(rest).collect(),
+                e.to_string(),
+            );
+            return Err(());
+        }
     }
     match tx.commit().await {
         Ok(()) => {

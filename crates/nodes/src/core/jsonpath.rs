@@ -24,8 +24,10 @@ pub struct JsonPathParams {
 
 pub struct JsonPathNode;
 
-static DESCRIPTOR: Descriptor =
-    Descriptor::new("core.jsonpath", "JSONPath", Category::Core, "Selects values from JSON with an RFC 9535 JSONPath: `output` is the first match, `matches` all of them.");
+static DESCRIPTOR: Descriptor = Descriptor {
+    pure: true,
+    ..Descriptor::new("core.jsonpath", "JSONPath", Category::Core, "Selects values from JSON with an RFC 9535 JSONPath: `output` is the first match, `matches` all of them.")
+};
 
 fn parse(path: &str) -> Result<JsonPath, String> {
     JsonPath::parse(path).map_err(|e| format!("`{path}` is not a valid JSONPath (RFC 9535): {e}"))

@@ -16,12 +16,15 @@ pub struct TransformParams {
 
 pub struct Transform;
 
-static DESCRIPTOR: Descriptor = Descriptor::new(
-    "core.transform",
-    "Transform",
-    Category::Core,
-    "Builds a JSON value (object, list, text ...) from references to earlier steps.",
-);
+static DESCRIPTOR: Descriptor = Descriptor {
+    pure: true,
+    ..Descriptor::new(
+        "core.transform",
+        "Transform",
+        Category::Core,
+        "Builds a JSON value (object, list, text ...) from references to earlier steps.",
+    )
+};
 
 #[async_trait]
 impl TypedNode for Transform {
