@@ -680,6 +680,7 @@ fn settings_for(app: &TestApp, master_key: Option<&str>) -> Settings {
     Settings {
         admin_token: Some(ADMIN.into()),
         data_dir: Some(app.dir.path().to_path_buf()),
+        database_url: app.running.state.settings.database_url.clone(),
         master_key: master_key.map(str::to_string),
         ..Default::default()
     }
