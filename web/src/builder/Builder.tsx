@@ -23,6 +23,7 @@ import {
   flowToDoc,
   isTrigger,
   nextNodeId,
+  problemFields,
   splitDetailPath,
   toFlowEdge,
   type Meta,
@@ -123,7 +124,13 @@ export function Builder({
       if (!m.has(nodeId)) m.set(nodeId, { params: {}, other: [] });
       const np = m.get(nodeId)!;
       if (rest.startsWith("params.") || rest.startsWith("params[")) np.params[rest.replace(/^params\.?/, "")] = d.message;
-      else np.other.push(rest ? `${rest}: ${d.message}` : d.message);
+      else {
+        // A problem about `params` as a whole may still name its field(s): show it there too.
+        const params = stateRef.current.nodes.find((n) => n.id === nodeId)?.data.doc.params;
+        const fields = rest === "params" ? problemFields(d.message, params) : [];
+        for (const f of fields) np.params[f] = d.message;
+        if (!fields.length) np.other.push(rest ? `${rest}: ${d.message}` : d.message);
+      }
     }
     for (const d of problems) {
       const em = /^edges\[(\d+)\]/.exec(d.path);

@@ -263,7 +263,11 @@ export function Pager({
       <button className="btn btn-small" disabled={!hasPrev} onClick={onPrev} data-testid="pager-prev">
         ← Newer
       </button>
-      {label && <span className="muted small">{label}</span>}
+      {label && (
+        <span className="muted small" data-testid="pager-label">
+          {label}
+        </span>
+      )}
       <button className="btn btn-small" disabled={!hasNext} onClick={onNext} data-testid="pager-next">
         Older →
       </button>

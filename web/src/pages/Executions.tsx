@@ -35,7 +35,15 @@ export function ExecutionsPage() {
     [workflowId, status, since, cursor],
   );
   const active = !!list.data?.items.some((e) => ACTIVE_STATUSES.includes(e.status));
-  useInterval(() => void list.reload(), active ? 2000 : null);
+  // Live: every 2 s while a shown run is in progress; on the first page also every 5 s otherwise,
+  // so runs started elsewhere appear without a reload. Older pages only change when runs end.
+  const onFirstPage = cursors.length === 1;
+  useInterval(
+    () => {
+      if (document.visibilityState === "visible") void list.reload();
+    },
+    active ? 2000 : onFirstPage ? 5000 : null,
+  );
 
   const setFilter = (k: string, v: string) => {
     const q = new URLSearchParams(route.query);
