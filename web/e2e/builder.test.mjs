@@ -82,6 +82,9 @@ async function selectNode(id) {
   await page.locator(`[data-testid="config-panel"][data-node="${id}"]`).waitFor();
 }
 
+/** Waits until the executions table shows the page of the current filters (not the previous one). */
+const listSettled = () => page.locator('[data-testid="executions-table"][aria-busy="false"]').waitFor();
+
 const edgeCount = () => page.locator(".react-flow__edge").count();
 
 // ---------------------------------------------------------------------------------------------
@@ -284,6 +287,9 @@ test("the console beyond the seed story", async (outer) => {
     await tid("field-value").locator(".field-error").waitFor();
     assert.equal(expected422, 0, "the 422 was logged once");
     assert.match(await tid("field-value").locator(".field-error").textContent(), /done/);
+    await tid("ref-not-upstream").waitFor();
+    // The banner names the steps, not their positions in the document.
+    assert.match(await tid("save-error").textContent(), /notify\.params/);
     await shot("builder-422-problems");
     // Nothing was saved: still v1.
     assert.equal((await apiGet(`/api/v1/workflows/${editId}`)).version, 1);
@@ -339,6 +345,7 @@ test("the console beyond the seed story", async (outer) => {
     await tid("executions-table").waitFor();
     await tid("filter-workflow").selectOption(quickId);
     await page.waitForURL(/workflow_id=/);
+    await listSettled();
     await tid(`execution-row-${ids[54]}`).waitFor();
     assert.equal(await page.locator('[data-testid^="execution-row-"]').count(), 50);
     await shot("executions-filtered-page1");
@@ -351,7 +358,7 @@ test("the console beyond the seed story", async (outer) => {
     await tid("filter-workflow").selectOption(bulkWorkflow);
     await tid("filter-status").selectOption("failed");
     await page.waitForURL(/status=failed/);
-    await page.locator('[data-testid^="execution-row-"]').first().waitFor();
+    await listSettled();
     const statuses = await page.locator('[data-testid^="execution-row-"] [data-status]').evaluateAll((els) => els.map((e) => e.getAttribute("data-status")));
     assert.ok(statuses.length > 0 && statuses.every((s) => s === "failed"), `statuses: ${statuses}`);
     await shot("executions-failed-filter");
@@ -525,6 +532,8 @@ test("the console beyond the seed story", async (outer) => {
     await tid("sign-out").click();
     await tid("signin-token").fill(viewer.token);
     await tid("signin-submit").click();
+    await tid("session-info").filter({ hasText: "viewer" }).waitFor();
+    await page.goto(`${server.base}/#/workflows`);
     await tid("workflows-page").waitFor();
     assert.equal(await tid("new-workflow").count(), 0, "no New workflow button");
     await shot("viewer-workflows");

@@ -375,6 +375,13 @@ export function Builder({
   };
 
   const big = nodes.length > 200;
+  // A big workflow opens on its first steps at a readable zoom rather than all of it as specks;
+  // the minimap is off then, and "Find a step" or the fit-view control reach the rest.
+  const [fitViewOptions] = useState(() =>
+    initial.nodes.length > 200
+      ? { maxZoom: 1, minZoom: 0.5, padding: 0.1, nodes: initial.nodes.slice(0, 12).map((n) => ({ id: n.id })) }
+      : { maxZoom: 1, padding: 0.2 },
+  );
   const openPanel = (p: PanelKind) => setPanel((cur) => (cur === p ? null : p));
   const currentDoc = panel === "code" ? flowToDoc(meta, nodes, edges) : null;
 
@@ -436,7 +443,16 @@ export function Builder({
               {saving ? "Saving…" : "Save"}
             </button>
           </div>
-          {saveError ? <ErrorBanner error={saveError} testId="save-error" /> : null}
+          {saveError ? (
+            <ErrorBanner
+              error={saveError}
+              testId="save-error"
+              pathLabel={(p) => {
+                const { nodeId, rest } = splitDetailPath(p, problemOrder);
+                return nodeId ? `${nodeId}${rest ? `.${rest}` : ""}` : p;
+              }}
+            />
+          ) : null}
           {notice && (
             <div className="banner banner-info" role="status" data-testid="save-notice">
               {notice}
@@ -497,7 +513,7 @@ export function Builder({
                 deleteKeyCode={canEdit ? ["Delete", "Backspace"] : null}
                 onlyRenderVisibleElements
                 fitView
-                fitViewOptions={{ maxZoom: 1, padding: 0.2 }}
+                fitViewOptions={fitViewOptions}
                 minZoom={0.05}
                 maxZoom={2}
                 defaultEdgeOptions={{ interactionWidth: 16 }}

@@ -27,13 +27,14 @@ export function ExecutionsPage() {
     [],
   );
   const names = useMemo(() => new Map((workflows.data ?? []).map((w) => [w.id, w.name])), [workflows.data]);
-  const list = useAsync(
-    () =>
-      api.get<Page<Execution>>(
-        `/api/v1/executions${qs({ workflow_id: workflowId, status, since, limit: PAGE, cursor })}`,
-      ),
-    [workflowId, status, since, cursor],
+  const query = qs({ workflow_id: workflowId, status, since, limit: PAGE, cursor });
+  const fetched = useAsync(
+    () => api.get<Page<Execution>>(`/api/v1/executions${query}`).then((page) => ({ query, page })),
+    [query],
   );
+  const list = { ...fetched, data: fetched.data?.page };
+  // Rows of the previous filter or page stay visible (dimmed) until the new page arrives.
+  const stale = !!fetched.data && fetched.data.query !== query;
   const active = !!list.data?.items.some((e) => ACTIVE_STATUSES.includes(e.status));
   // Live: every 2 s while a shown run is in progress; on the first page also every 5 s otherwise,
   // so runs started elsewhere appear without a reload. Older pages only change when runs end.
@@ -107,7 +108,7 @@ export function ExecutionsPage() {
       ) : (
         <>
           {list.error ? <ErrorBanner error={list.error} /> : null}
-          <table className="table" data-testid="executions-table">
+          <table className={`table${stale ? " stale" : ""}`} data-testid="executions-table" aria-busy={stale}>
             <thead>
               <tr>
                 <th>Status</th>
