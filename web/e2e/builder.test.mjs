@@ -388,6 +388,7 @@ test("the console beyond the seed story", async (outer) => {
     await page.goto(`${server.base}/#/executions?workflow_id=${approvalId}`);
     await page.locator(`[data-testid="execution-row-${first}"] [data-status="waiting"]`).waitFor();
     await tid("live-indicator").waitFor();
+    await tid(`execution-row-${first}`).getByText("Needs approval").waitFor();
     await shot("executions-live-waiting");
     const approvals = await apiGet("/api/v1/approvals?status=pending");
     const a1 = approvals.items.find((a) => a.execution_id === first);

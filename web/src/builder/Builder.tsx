@@ -620,7 +620,8 @@ export function Builder({
 /** Keyboard-friendly list of steps to jump to (useful on big canvases). */
 function NodeJumpList({ nodes, onGo }: { nodes: StepNodeT[]; onGo: (id: string) => void }) {
   const [q, setQ] = useState("");
-  const list = nodes.filter((n) => !q || n.id.includes(q) || (n.data.doc.name ?? "").toLowerCase().includes(q.toLowerCase())).slice(0, 50);
+  const matches = nodes.filter((n) => !q || n.id.includes(q) || (n.data.doc.name ?? "").toLowerCase().includes(q.toLowerCase()));
+  const list = matches.slice(0, 50);
   return (
     <div className="jump">
       <input placeholder="Find a step…" aria-label="Find a step" value={q} onChange={(e) => setQ(e.target.value)} data-testid="find-step" />
@@ -633,6 +634,11 @@ function NodeJumpList({ nodes, onGo }: { nodes: StepNodeT[]; onGo: (id: string) 
           </li>
         ))}
       </ul>
+      {matches.length > list.length && (
+        <div className="muted small" data-testid="find-step-more">
+          {matches.length - list.length} more: type to narrow the list.
+        </div>
+      )}
     </div>
   );
 }

@@ -26,7 +26,19 @@ export function ExecutionsPage() {
     () => api.get<Page<WorkflowSummary>>(`/api/v1/workflows${qs({ limit: 200 })}`).then((r) => r.items),
     [],
   );
-  const names = useMemo(() => new Map((workflows.data ?? []).map((w) => [w.id, w.name])), [workflows.data]);
+  // The filtered workflow may be beyond the first 200: ask for its name alone.
+  const filtered = useAsync(
+    () =>
+      workflowId && workflows.data && !workflows.data.some((w) => w.id === workflowId)
+        ? api.get<WorkflowSummary>(`/api/v1/workflows/${enc(workflowId)}`).then((w) => w.name, () => null)
+        : Promise.resolve(null),
+    [workflowId, workflows.data],
+  );
+  const names = useMemo(() => {
+    const m = new Map((workflows.data ?? []).map((w) => [w.id, w.name]));
+    if (workflowId && filtered.data) m.set(workflowId, filtered.data);
+    return m;
+  }, [workflows.data, workflowId, filtered.data]);
   const query = qs({ workflow_id: workflowId, status, since, limit: PAGE, cursor });
   const fetched = useAsync(
     () => api.get<Page<Execution>>(`/api/v1/executions${query}`).then((page) => ({ query, page })),
@@ -69,7 +81,9 @@ export function ExecutionsPage() {
           <span className="sub-label">Workflow</span>
           <select value={workflowId} onChange={(e) => setFilter("workflow_id", e.target.value)} data-testid="filter-workflow">
             <option value="">All workflows</option>
-            {workflowId && !names.has(workflowId) && <option value={workflowId}>{workflowId}</option>}
+            {workflowId && !(workflows.data ?? []).some((w) => w.id === workflowId) && (
+              <option value={workflowId}>{names.get(workflowId) ?? (workflows.data ? workflowId : "Loading…")}</option>
+            )}
             {(workflows.data ?? []).map((w) => (
               <option key={w.id} value={w.id}>
                 {w.name}
