@@ -423,10 +423,14 @@ fn oauth_access(s: &mut State, headers: &HeaderMap, args: &Map<String, Value>) -
 
 /// `GET /oauth/v2/authorize`: Slack's consent page, as if the user clicked "Allow" at once: a
 /// fresh single-use code (bound to `redirect_uri`) is sent back to `redirect_uri` with `state`.
-pub(crate) async fn authorize(AxState(shared): AxState<Shared>, RawQuery(query): RawQuery) -> Response {
-    let args: Map<String, Value> = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
-        .collect();
+pub(crate) async fn authorize(
+    AxState(shared): AxState<Shared>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let args: Map<String, Value> =
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect();
     if str_arg(&args, "client_id") != Some(CLIENT_ID) {
         return (StatusCode::BAD_REQUEST, "invalid_client_id").into_response();
     }
