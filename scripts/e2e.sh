@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # End-to-end tests of the web console in headless Chromium against a real `flowgate serve` and the
 # Spot/Slack stand-ins: builds what they need, then runs `npm run e2e` in web/ (screenshots go to
-# web/e2e/artifacts/, or $FLOWGATE_E2E_ARTIFACTS). Needs Node 20+, cargo and Debian's `chromium`.
+# web/e2e/artifacts/, or $FLOWGATE_E2E_ARTIFACTS). Needs Node 20+, cargo, Debian's `chromium` and `sqlite3`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v "${CHROMIUM_BIN:-/usr/bin/chromium}" >/dev/null || {
   echo "e2e: ${CHROMIUM_BIN:-/usr/bin/chromium} not found (apt-get install -y chromium, or set CHROMIUM_BIN)" >&2
+  exit 1
+}
+
+command -v sqlite3 >/dev/null || {
+  echo "e2e: sqlite3 not found (apt-get install -y sqlite3); web/e2e/builder.test.mjs seeds 100,000 executions with it" >&2
   exit 1
 }
 

@@ -66,10 +66,17 @@ export function startStandins(bin) {
   });
 }
 
-/** Starts `flowgate serve` on a free loopback port with a fresh data dir; waits for /readyz. */
-export async function startServer(bin, { adminToken }) {
-  const port = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), "flowgate-e2e-"));
+/** A fresh data dir for `flowgate serve` (its SQLite database is `flowgate.db` in it). */
+export function newDataDir() {
+  return mkdtempSync(join(tmpdir(), "flowgate-e2e-"));
+}
+
+/**
+ * Starts `flowgate serve` on a free loopback port, with a fresh data dir unless `dataDir` is given,
+ * and extra environment `env`; waits for /readyz. `stop({ keepData: true })` leaves the data dir.
+ */
+export async function startServer(bin, { adminToken, env = {}, dataDir = newDataDir(), port: wanted } = {}) {
+  const port = wanted ?? (await freePort());
   const base = `http://127.0.0.1:${port}`;
   const logs = [];
   const child = spawn(bin, ["serve"], {
@@ -81,6 +88,7 @@ export async function startServer(bin, { adminToken }) {
       FLOWGATE_ADMIN_TOKEN: adminToken,
       FLOWGATE_PUBLIC_URL: base,
       FLOWGATE_LOG_JSON: "false",
+      ...env,
     },
   });
   const keep = (d) => {
@@ -106,10 +114,12 @@ export async function startServer(bin, { adminToken }) {
   return {
     child,
     base,
+    port,
     logs,
-    stop: async () => {
+    dataDir,
+    stop: async ({ keepData = false } = {}) => {
       await stop(child);
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!keepData) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -156,9 +166,10 @@ export async function launchBrowser() {
   };
 }
 
-/** A fresh artifacts directory (screenshots of the last run only). */
-export function ensureArtifacts() {
-  rmSync(artifactsDir, { recursive: true, force: true });
-  mkdirSync(artifactsDir, { recursive: true });
-  return artifactsDir;
+/** A fresh artifacts directory per test file (screenshots of its last run only). */
+export function ensureArtifacts(name) {
+  const dir = join(artifactsDir, name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  return dir;
 }

@@ -20,7 +20,7 @@ let server;
 let browser;
 let page;
 const consoleErrors = [];
-const artifacts = ensureArtifacts();
+const artifacts = ensureArtifacts("seed");
 let shotNo = 0;
 
 async function shot(name, { fullPage = false } = {}) {

@@ -30,7 +30,8 @@ async fn main() {
     slack.add_channel(CHANNEL_ID, "budget-alerts", false, true);
     let ready = json!({
         "spot": {"base_url": spot.base_url(), "token": SPOT_TOKEN, "account_id": ACCOUNT_ID, "group_id": GROUP_ID},
-        "slack": {"api_url": slack.api_url(), "bot_token": slack::BOT_TOKEN, "signing_secret": slack::SIGNING_SECRET, "channel": CHANNEL_ID},
+        "slack": {"api_url": slack.api_url(), "bot_token": slack::BOT_TOKEN, "signing_secret": slack::SIGNING_SECRET, "channel": CHANNEL_ID,
+                  "base_url": slack.base_url(), "client_id": slack::CLIENT_ID, "client_secret": slack::CLIENT_SECRET},
     });
     println!("{ready}");
     // Stay up until the test kills the process (SIGTERM/SIGINT) or closes stdin.

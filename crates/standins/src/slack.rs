@@ -111,7 +111,7 @@ enum TokenState {
     Inactive,
 }
 
-struct OAuthCode {
+pub(crate) struct OAuthCode {
     redirect_uri: Option<String>,
     used: bool,
 }
@@ -186,6 +186,7 @@ impl SlackStandin {
         }));
         let app = Router::new()
             .route("/api/{method}", any(api::handle))
+            .route("/oauth/v2/authorize", axum::routing::get(api::authorize))
             .route("/actions/{team}/{id}/{token}", post(api::response_url))
             .with_state(state.clone());
         let (tx, rx) = oneshot::channel::<()>();

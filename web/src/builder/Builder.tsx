@@ -23,6 +23,7 @@ import {
   flowToDoc,
   isTrigger,
   nextNodeId,
+  problemFields,
   splitDetailPath,
   toFlowEdge,
   type Meta,
@@ -123,7 +124,13 @@ export function Builder({
       if (!m.has(nodeId)) m.set(nodeId, { params: {}, other: [] });
       const np = m.get(nodeId)!;
       if (rest.startsWith("params.") || rest.startsWith("params[")) np.params[rest.replace(/^params\.?/, "")] = d.message;
-      else np.other.push(rest ? `${rest}: ${d.message}` : d.message);
+      else {
+        // A problem about `params` as a whole may still name its field(s): show it there too.
+        const params = stateRef.current.nodes.find((n) => n.id === nodeId)?.data.doc.params;
+        const fields = rest === "params" ? problemFields(d.message, params) : [];
+        for (const f of fields) np.params[f] = d.message;
+        if (!fields.length) np.other.push(rest ? `${rest}: ${d.message}` : d.message);
+      }
     }
     for (const d of problems) {
       const em = /^edges\[(\d+)\]/.exec(d.path);
@@ -368,6 +375,13 @@ export function Builder({
   };
 
   const big = nodes.length > 200;
+  // A big workflow opens on its first steps at a readable zoom rather than all of it as specks;
+  // the minimap is off then, and "Find a step" or the fit-view control reach the rest.
+  const [fitViewOptions] = useState(() =>
+    initial.nodes.length > 200
+      ? { maxZoom: 1, minZoom: 0.5, padding: 0.1, nodes: initial.nodes.slice(0, 12).map((n) => ({ id: n.id })) }
+      : { maxZoom: 1, padding: 0.2 },
+  );
   const openPanel = (p: PanelKind) => setPanel((cur) => (cur === p ? null : p));
   const currentDoc = panel === "code" ? flowToDoc(meta, nodes, edges) : null;
 
@@ -429,7 +443,16 @@ export function Builder({
               {saving ? "Saving…" : "Save"}
             </button>
           </div>
-          {saveError ? <ErrorBanner error={saveError} testId="save-error" /> : null}
+          {saveError ? (
+            <ErrorBanner
+              error={saveError}
+              testId="save-error"
+              pathLabel={(p) => {
+                const { nodeId, rest } = splitDetailPath(p, problemOrder);
+                return nodeId ? `${nodeId}${rest ? `.${rest}` : ""}` : p;
+              }}
+            />
+          ) : null}
           {notice && (
             <div className="banner banner-info" role="status" data-testid="save-notice">
               {notice}
@@ -490,7 +513,7 @@ export function Builder({
                 deleteKeyCode={canEdit ? ["Delete", "Backspace"] : null}
                 onlyRenderVisibleElements
                 fitView
-                fitViewOptions={{ maxZoom: 1, padding: 0.2 }}
+                fitViewOptions={fitViewOptions}
                 minZoom={0.05}
                 maxZoom={2}
                 defaultEdgeOptions={{ interactionWidth: 16 }}
@@ -597,7 +620,8 @@ export function Builder({
 /** Keyboard-friendly list of steps to jump to (useful on big canvases). */
 function NodeJumpList({ nodes, onGo }: { nodes: StepNodeT[]; onGo: (id: string) => void }) {
   const [q, setQ] = useState("");
-  const list = nodes.filter((n) => !q || n.id.includes(q) || (n.data.doc.name ?? "").toLowerCase().includes(q.toLowerCase())).slice(0, 50);
+  const matches = nodes.filter((n) => !q || n.id.includes(q) || (n.data.doc.name ?? "").toLowerCase().includes(q.toLowerCase()));
+  const list = matches.slice(0, 50);
   return (
     <div className="jump">
       <input placeholder="Find a step…" aria-label="Find a step" value={q} onChange={(e) => setQ(e.target.value)} data-testid="find-step" />
@@ -610,6 +634,11 @@ function NodeJumpList({ nodes, onGo }: { nodes: StepNodeT[]; onGo: (id: string) 
           </li>
         ))}
       </ul>
+      {matches.length > list.length && (
+        <div className="muted small" data-testid="find-step-more">
+          {matches.length - list.length} more: type to narrow the list.
+        </div>
+      )}
     </div>
   );
 }

@@ -113,6 +113,11 @@ export function RefPicker({ steps, value, onChange, testId = "ref-picker" }: Pro
         </button>
       </div>
       {customError && <div className="field-error">{customError}</div>}
+      {parsed && !steps.some((s) => s.id === parsed.step) && (
+        <div className="field-hint warn" data-testid="ref-not-upstream">
+          <code>{parsed.step}</code> is not an earlier step of this one: pick another step, or connect it before this step.
+        </div>
+      )}
       {typeof value === "string" && value && (
         <div className="ref-current" data-testid="ref-current">
           <code>{value}</code>

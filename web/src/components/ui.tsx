@@ -2,7 +2,18 @@
 import { useEffect, useRef, useState, type ReactNode } from "react";
 import { ApiError, errorMessage } from "../api/client";
 
-export function ErrorBanner({ error, onRetry, testId }: { error: unknown; onRetry?: () => void; testId?: string }) {
+export function ErrorBanner({
+  error,
+  onRetry,
+  testId,
+  pathLabel = (p) => p,
+}: {
+  error: unknown;
+  onRetry?: () => void;
+  testId?: string;
+  /** How to show a detail's path (e.g. `nodes[2].params` as the step id `notify.params`). */
+  pathLabel?: (path: string) => string;
+}) {
   if (!error) return null;
   const details = error instanceof ApiError ? error.details : [];
   return (
@@ -13,7 +24,7 @@ export function ErrorBanner({ error, onRetry, testId }: { error: unknown; onRetr
           <ul className="detail-list">
             {details.slice(0, 20).map((d, i) => (
               <li key={i}>
-                {d.path && <code>{d.path}</code>} {d.message}
+                {d.path && <code>{pathLabel(d.path)}</code>} {d.message}
               </li>
             ))}
           </ul>
@@ -263,7 +274,11 @@ export function Pager({
       <button className="btn btn-small" disabled={!hasPrev} onClick={onPrev} data-testid="pager-prev">
         ← Newer
       </button>
-      {label && <span className="muted small">{label}</span>}
+      {label && (
+        <span className="muted small" data-testid="pager-label">
+          {label}
+        </span>
+      )}
       <button className="btn btn-small" disabled={!hasNext} onClick={onNext} data-testid="pager-next">
         Older →
       </button>

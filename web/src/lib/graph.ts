@@ -140,3 +140,19 @@ export function splitDetailPath(path: string, nodeOrder: string[]): { nodeId: st
   const id = nodeOrder[Number(m[1])];
   return { nodeId: id ?? null, rest: m[2] ?? "" };
 }
+
+/**
+ * The params fields a whole-`params` problem concerns, when the message names them: a missing
+ * required property (`"channel" is a required property`) or a reference to a step
+ * (`refers to \`done\`, …`: every top-level param whose templates use that step). Empty if unknown.
+ */
+export function problemFields(message: string, params: Record<string, unknown> | undefined): string[] {
+  const required = /^"([^"]+)" is a required property/.exec(message);
+  if (required) return [required[1]];
+  const ref = /refers to `([a-z][a-z0-9_]*)`/.exec(message);
+  if (ref && params) {
+    const uses = new RegExp(`\\{\\{[^}]*(?<![\\w.])${ref[1]}\\b`);
+    return Object.keys(params).filter((k) => uses.test(JSON.stringify(params[k]) ?? ""));
+  }
+  return [];
+}

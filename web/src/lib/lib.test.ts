@@ -1,7 +1,7 @@
 // Unit tests for reference parsing, graph conversion and schema helpers.
 import { describe, expect, it } from "vitest";
 import type { NodeType, WorkflowDocument } from "../api/types";
-import { docToFlow, flowToDoc, nextNodeId, sourceHandles, splitDetailPath } from "./graph";
+import { docToFlow, flowToDoc, nextNodeId, problemFields, sourceHandles, splitDetailPath } from "./graph";
 import { nameRules } from "./naming";
 import { buildRef, detectMode, parseRef, renameRefs, stepOutputSchema, upstreamOf } from "./refs";
 import { isValidDuration, normalize } from "./schema";
@@ -87,5 +87,14 @@ describe("schema and naming", () => {
     expect(nameRules("AmazonThing").find((r) => r.id === "prefix")!.ok).toBe(false);
     expect(nameRules("x".repeat(129)).find((r) => r.id === "length")!.ok).toBe(false);
     expect(nameRules("Budget").every((r) => r.ok)).toBe(true);
+  });
+});
+
+describe("problems on fields", () => {
+  it("maps whole-params problems to the fields they name", () => {
+    expect(problemFields('"channel" is a required property', {})).toEqual(["channel"]);
+    const params = { text: "hi {{ done.output.x }}", other: "{{ undone.output }}", n: 3, deep: { a: ["{{done}}"] } };
+    expect(problemFields("refers to `done`, which is not upstream of `shape`", params)).toEqual(["text", "deep"]);
+    expect(problemFields("something else", params)).toEqual([]);
   });
 });

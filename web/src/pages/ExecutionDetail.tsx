@@ -124,9 +124,16 @@ export function ExecutionDetailPage({ executionId }: { executionId: string }) {
         </div>
       </dl>
       {x.error ? (
-        <div className="banner banner-error" data-testid="execution-error">
-          <strong>{errorText(x.error)}</strong>
-        </div>
+        // A cancellation is someone's decision, not a failure: say so without the error styling.
+        x.status === "cancelled" ? (
+          <div className="banner banner-info" data-testid="execution-cancelled">
+            This run was cancelled{errorText(x.error) && errorText(x.error) !== "cancelled" ? `: ${errorText(x.error)}` : "."}
+          </div>
+        ) : (
+          <div className="banner banner-error" data-testid="execution-error">
+            <strong>{errorText(x.error)}</strong>
+          </div>
+        )
       ) : null}
       <ErrorBanner error={actionError} />
       {ex.error ? <ErrorBanner error={ex.error} /> : null}

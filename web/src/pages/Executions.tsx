@@ -26,16 +26,37 @@ export function ExecutionsPage() {
     () => api.get<Page<WorkflowSummary>>(`/api/v1/workflows${qs({ limit: 200 })}`).then((r) => r.items),
     [],
   );
-  const names = useMemo(() => new Map((workflows.data ?? []).map((w) => [w.id, w.name])), [workflows.data]);
-  const list = useAsync(
+  // The filtered workflow may be beyond the first 200: ask for its name alone.
+  const filtered = useAsync(
     () =>
-      api.get<Page<Execution>>(
-        `/api/v1/executions${qs({ workflow_id: workflowId, status, since, limit: PAGE, cursor })}`,
-      ),
-    [workflowId, status, since, cursor],
+      workflowId && workflows.data && !workflows.data.some((w) => w.id === workflowId)
+        ? api.get<WorkflowSummary>(`/api/v1/workflows/${enc(workflowId)}`).then((w) => w.name, () => null)
+        : Promise.resolve(null),
+    [workflowId, workflows.data],
   );
+  const names = useMemo(() => {
+    const m = new Map((workflows.data ?? []).map((w) => [w.id, w.name]));
+    if (workflowId && filtered.data) m.set(workflowId, filtered.data);
+    return m;
+  }, [workflows.data, workflowId, filtered.data]);
+  const query = qs({ workflow_id: workflowId, status, since, limit: PAGE, cursor });
+  const fetched = useAsync(
+    () => api.get<Page<Execution>>(`/api/v1/executions${query}`).then((page) => ({ query, page })),
+    [query],
+  );
+  const list = { ...fetched, data: fetched.data?.page };
+  // Rows of the previous filter or page stay visible (dimmed) until the new page arrives.
+  const stale = !!fetched.data && fetched.data.query !== query;
   const active = !!list.data?.items.some((e) => ACTIVE_STATUSES.includes(e.status));
-  useInterval(() => void list.reload(), active ? 2000 : null);
+  // Live: every 2 s while a shown run is in progress; on the first page also every 5 s otherwise,
+  // so runs started elsewhere appear without a reload. Older pages only change when runs end.
+  const onFirstPage = cursors.length === 1;
+  useInterval(
+    () => {
+      if (document.visibilityState === "visible") void list.reload();
+    },
+    active ? 2000 : onFirstPage ? 5000 : null,
+  );
 
   const setFilter = (k: string, v: string) => {
     const q = new URLSearchParams(route.query);
@@ -60,7 +81,9 @@ export function ExecutionsPage() {
           <span className="sub-label">Workflow</span>
           <select value={workflowId} onChange={(e) => setFilter("workflow_id", e.target.value)} data-testid="filter-workflow">
             <option value="">All workflows</option>
-            {workflowId && !names.has(workflowId) && <option value={workflowId}>{workflowId}</option>}
+            {workflowId && !(workflows.data ?? []).some((w) => w.id === workflowId) && (
+              <option value={workflowId}>{names.get(workflowId) ?? (workflows.data ? workflowId : "Loading…")}</option>
+            )}
             {(workflows.data ?? []).map((w) => (
               <option key={w.id} value={w.id}>
                 {w.name}
@@ -99,7 +122,7 @@ export function ExecutionsPage() {
       ) : (
         <>
           {list.error ? <ErrorBanner error={list.error} /> : null}
-          <table className="table" data-testid="executions-table">
+          <table className={`table${stale ? " stale" : ""}`} data-testid="executions-table" aria-busy={stale}>
             <thead>
               <tr>
                 <th>Status</th>

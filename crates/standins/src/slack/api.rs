@@ -421,6 +421,40 @@ fn oauth_access(s: &mut State, headers: &HeaderMap, args: &Map<String, Value>) -
     }))
 }
 
+/// `GET /oauth/v2/authorize`: Slack's consent page, as if the user clicked "Allow" at once: a
+/// fresh single-use code (bound to `redirect_uri`) is sent back to `redirect_uri` with `state`.
+pub(crate) async fn authorize(
+    AxState(shared): AxState<Shared>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let args: Map<String, Value> =
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect();
+    if str_arg(&args, "client_id") != Some(CLIENT_ID) {
+        return (StatusCode::BAD_REQUEST, "invalid_client_id").into_response();
+    }
+    let Some((raw, redirect)) = str_arg(&args, "redirect_uri")
+        .and_then(|r| Some((r.to_string(), url::Url::parse(r).ok()?)))
+    else {
+        return (StatusCode::BAD_REQUEST, "bad_redirect_uri").into_response();
+    };
+    let code = format!("standin-code-{}", uuid::Uuid::new_v4().simple());
+    shared.lock().expect("stand-in state").oauth_codes.insert(
+        code.clone(),
+        super::OAuthCode {
+            redirect_uri: Some(raw),
+            used: false,
+        },
+    );
+    let mut back = redirect;
+    back.query_pairs_mut().append_pair("code", &code);
+    if let Some(state) = str_arg(&args, "state") {
+        back.query_pairs_mut().append_pair("state", state);
+    }
+    (StatusCode::FOUND, [(header::LOCATION, back.to_string())]).into_response()
+}
+
 /// A `response_url`: records the JSON body, answers like Slack's hooks do.
 pub(crate) async fn response_url(
     AxState(shared): AxState<Shared>,
