@@ -99,6 +99,11 @@ fn init_logging(json: bool) {
     }
 }
 
+/// mimalloc instead of glibc's allocator: the server allocates and frees many small JSON values
+/// and strings per request from several threads (glibc malloc was a quarter of the CPU profile).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

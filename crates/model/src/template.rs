@@ -4,6 +4,7 @@
 //! longer text is interpolated (objects and lists as compact JSON). A reference that does not
 //! resolve is an error naming the reference and the missing part.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
@@ -76,17 +77,29 @@ impl Templates {
         scope: &Map<String, Value>,
         locals: &Map<String, Value>,
     ) -> Result<Value, RenderError> {
+        // The scope as a template context, converted once for all the strings of `value`.
+        let mut ctx = None;
+        self.render_in(value, scope, locals, &mut ctx)
+    }
+
+    fn render_in(
+        &self,
+        value: &Value,
+        scope: &Map<String, Value>,
+        locals: &Map<String, Value>,
+        ctx: &mut Option<JValue>,
+    ) -> Result<Value, RenderError> {
         match value {
-            Value::String(s) if has_template(s) => self.render_str(s, scope, locals),
+            Value::String(s) if has_template(s) => self.render_str(s, scope, locals, ctx),
             Value::Array(items) => items
                 .iter()
-                .map(|v| self.render(v, scope, locals))
+                .map(|v| self.render_in(v, scope, locals, ctx))
                 .collect::<Result<_, _>>()
                 .map(Value::Array),
             Value::Object(map) => {
                 let mut out = Map::with_capacity(map.len());
                 for (k, v) in map {
-                    out.insert(k.clone(), self.render(v, scope, locals)?);
+                    out.insert(k.clone(), self.render_in(v, scope, locals, ctx)?);
                 }
                 Ok(Value::Object(out))
             }
@@ -99,8 +112,15 @@ impl Templates {
         s: &str,
         scope: &Map<String, Value>,
         locals: &Map<String, Value>,
+        ctx: &mut Option<JValue>,
     ) -> Result<Value, RenderError> {
-        let (source, ctx) = substitute_locals(s, scope, locals);
+        let (source, ctx) = if locals.is_empty() {
+            let ctx = ctx.get_or_insert_with(|| JValue::from_serialize(scope));
+            (Cow::Borrowed(s), ctx.clone())
+        } else {
+            let (source, ctx) = substitute_locals(s, scope, locals);
+            (Cow::Owned(source), ctx)
+        };
         if let Some(caps) = whole_re().captures(&source) {
             let expr = caps.get(1).map_or("", |m| m.as_str());
             if !expr.contains("}}") && !expr.contains("{{") && !source.contains("{%") {
@@ -228,9 +248,6 @@ fn substitute_locals(
     locals: &Map<String, Value>,
 ) -> (String, JValue) {
     let mut ctx: Map<String, Value> = scope.clone();
-    if locals.is_empty() {
-        return (s.to_string(), JValue::from_serialize(&ctx));
-    }
     let mut index = 0;
     let replaced = block_re().replace_all(s, |caps: &regex::Captures| {
         let name = caps.get(1).map_or("", |m| m.as_str());

@@ -3,15 +3,16 @@
 
 use serde_json::Value;
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 
+use crate::batch::Typed;
 use crate::{
     now_ms, ApprovalRow, Backend, ExecStatus, ExecutionRow, Page, StepRow, StepStatus, Store,
     StoreError,
 };
 
 const EXEC_COLUMNS: &str = "id, org_id, workflow_id, workflow_version, status, trigger_type, trigger, created_at, started_at, finished_at, error, wake_at, deadline";
-const STEP_COLUMNS: &str = "execution_id, scope, node_id, seq, node_type, name, status, port, attempts, input, output, error, state, started_at, finished_at";
+pub(crate) const STEP_COLUMNS: &str = "execution_id, scope, node_id, seq, node_type, name, status, port, attempts, input, output, error, state, started_at, finished_at";
 
 fn json_opt(r: &AnyRow, col: &str) -> Result<Option<Value>, StoreError> {
     let text: Option<String> = r.try_get(col)?;
@@ -105,8 +106,7 @@ pub struct ExecutionFilter {
 
 impl Store {
     pub async fn create_execution(&self, new: NewExecution) -> Result<Created, StoreError> {
-        self.write_hot(move |c| Box::pin(async move { insert_execution(c, new).await }))
-            .await
+        self.write_typed(Typed::Insert(Box::new(new))).await
     }
 
     pub async fn execution(
@@ -315,8 +315,7 @@ impl Store {
     /// Commits a step result with the execution's new state. `Ok(false)` when the lease was lost
     /// (cancelled, or taken over by another process): nothing was written.
     pub async fn commit(&self, commit: Commit) -> Result<bool, StoreError> {
-        self.write_hot(move |c| Box::pin(async move { apply_commit(c, commit).await }))
-            .await
+        self.write_typed(Typed::Commit(Box::new(commit))).await
     }
 
     /// Deletes up to `batch` finished executions older than `before`, with their steps and
@@ -361,102 +360,4 @@ impl Store {
         })
         .await
     }
-}
-
-async fn insert_execution(c: &mut AnyConnection, new: NewExecution) -> Result<Created, StoreError> {
-    if let Some(key) = &new.dedup_key {
-        let row = sqlx::query("SELECT id FROM executions WHERE dedup_key = $1")
-            .bind(key.clone())
-            .fetch_optional(&mut *c)
-            .await?;
-        if let Some(row) = row {
-            return Ok(Created::Duplicate(row.try_get("id")?));
-        }
-    }
-    let e = new.execution;
-    let (owner, until) = new.lease.map_or((None, None), |(o, u)| (Some(o), Some(u)));
-    sqlx::query(
-        "INSERT INTO executions (id, org_id, workflow_id, workflow_version, status, trigger_type, trigger, created_at, started_at, finished_at, error, lease_owner, lease_until, wake_at, deadline, dedup_key) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-    )
-    .bind(e.id)
-    .bind(e.org_id)
-    .bind(e.workflow_id)
-    .bind(e.workflow_version)
-    .bind(e.status.as_str())
-    .bind(e.trigger_type)
-    .bind(e.trigger.to_string())
-    .bind(e.created_at)
-    .bind(e.started_at)
-    .bind(e.finished_at)
-    .bind(e.error)
-    .bind(owner)
-    .bind(until)
-    .bind(e.wake_at)
-    .bind(e.deadline)
-    .bind(new.dedup_key)
-    .execute(&mut *c)
-    .await?;
-    for step in new.steps {
-        upsert_step(c, step).await?;
-    }
-    Ok(Created::New)
-}
-
-async fn apply_commit(c: &mut AnyConnection, commit: Commit) -> Result<bool, StoreError> {
-    let now = now_ms();
-    let finished = commit.status.is_finished();
-    let release = finished || commit.status == ExecStatus::Waiting;
-    let done = sqlx::query(
-        "UPDATE executions SET status = $3, error = $4, wake_at = $5, started_at = COALESCE(started_at, $6), \
-         finished_at = $7, lease_owner = $8, lease_until = $9 \
-         WHERE id = $1 AND lease_owner = $2 AND status IN ('queued', 'running')",
-    )
-    .bind(commit.execution_id.clone())
-    .bind(commit.owner.clone())
-    .bind(commit.status.as_str())
-    .bind(commit.error)
-    .bind(commit.wake_at)
-    .bind(now)
-    .bind(finished.then_some(now))
-    .bind((!release).then_some(commit.owner))
-    .bind((!release).then_some(commit.lease_until))
-    .execute(&mut *c)
-    .await?;
-    if done.rows_affected() == 0 {
-        return Ok(false);
-    }
-    for step in commit.steps {
-        upsert_step(c, step).await?;
-    }
-    if let Some(a) = commit.approval {
-        crate::approvals::insert_approval(c, a).await?;
-    }
-    Ok(true)
-}
-
-async fn upsert_step(c: &mut AnyConnection, s: StepRow) -> Result<(), StoreError> {
-    sqlx::query(&format!(
-        "INSERT INTO steps ({STEP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
-         ON CONFLICT (execution_id, scope, node_id) DO UPDATE SET status = excluded.status, port = excluded.port, attempts = excluded.attempts, \
-         input = excluded.input, output = excluded.output, error = excluded.error, state = excluded.state, started_at = excluded.started_at, finished_at = excluded.finished_at"
-    ))
-    .bind(s.execution_id)
-    .bind(s.scope)
-    .bind(s.node_id)
-    .bind(s.seq)
-    .bind(s.node_type)
-    .bind(s.name)
-    .bind(s.status.as_str())
-    .bind(s.port)
-    .bind(s.attempts)
-    .bind(s.input.map(|v| v.to_string()))
-    .bind(s.output.map(|v| v.to_string()))
-    .bind(s.error)
-    .bind(s.state.map(|v| v.to_string()))
-    .bind(s.started_at)
-    .bind(s.finished_at)
-    .execute(c)
-    .await?;
-    Ok(())
 }

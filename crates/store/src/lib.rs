@@ -3,6 +3,7 @@
 //! group-commit [`writer`], so many concurrent requests share one durable commit.
 
 pub mod approvals;
+mod batch;
 mod cache;
 mod error;
 pub mod executions;
@@ -141,6 +142,15 @@ impl Store {
         F: for<'c> FnOnce(&'c mut AnyConnection) -> WriteFuture<'c, T> + Send + 'static,
     {
         self.writer.submit(f).await
+    }
+
+    /// A typed hot write (see [`batch`]), applied with others of its group commit in multi-row
+    /// statements; like [`Store::write_hot`], it leaves the read cache alone.
+    pub(crate) async fn write_typed<T: Send + 'static>(
+        &self,
+        op: batch::Typed,
+    ) -> Result<T, StoreError> {
+        self.writer.submit_typed(op).await
     }
 
     /// A PostgreSQL listener on [`WORK_CHANNEL`], so idle processes wake when another process

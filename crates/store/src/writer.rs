@@ -1,8 +1,11 @@
 //! Group commit: write operations queue up while the previous commit is being made durable, and
 //! the next transaction applies all of them at once. Each operation runs inside its own savepoint,
-//! so one that fails rolls back alone; a failed commit fails every operation of the batch.
+//! so one that fails rolls back alone; a failed commit fails every operation of the batch. A run of
+//! typed hot writes on distinct executions shares one savepoint and multi-row statements; if that
+//! group fails, its operations are applied again one by one, each in its own savepoint.
 
 use std::any::Any;
+use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,15 +14,24 @@ use std::sync::Arc;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::batch::{self, Typed};
 use crate::StoreError;
 
 pub type WriteFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>;
 type AnyResult = Result<Box<dyn Any + Send>, StoreError>;
+type Reply = oneshot::Sender<AnyResult>;
 type Job =
     Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> WriteFuture<'c, Box<dyn Any + Send>> + Send>;
 
+/// What an operation does: run a closure, or a typed hot write that can share multi-row
+/// statements with the typed writes next to it.
+enum Work {
+    Job(Job),
+    Typed(Typed),
+}
+
 struct Op {
-    job: Job,
+    work: Work,
     reply: oneshot::Sender<AnyResult>,
 }
 
@@ -72,10 +84,18 @@ impl Writer {
             let fut = f(conn);
             Box::pin(async move { fut.await.map(|v| Box::new(v) as Box<dyn Any + Send>) })
         });
+        self.send(Work::Job(job)).await
+    }
+
+    pub async fn submit_typed<T: Send + 'static>(&self, op: Typed) -> Result<T, StoreError> {
+        self.send(Work::Typed(op)).await
+    }
+
+    async fn send<T: Send + 'static>(&self, work: Work) -> Result<T, StoreError> {
         let (reply, rx) = oneshot::channel();
         let lane = self.next.fetch_add(1, Ordering::Relaxed) % self.lanes.len();
         self.lanes[lane]
-            .send(Op { job, reply })
+            .send(Op { work, reply })
             .await
             .map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?;
         let out = rx
@@ -121,51 +141,128 @@ async fn run_lane(pool: AnyPool, mut rx: mpsc::Receiver<Op>, stats: Arc<Stats>) 
     }
 }
 
+/// The statement that ends an operation's savepoint (rolling it back if it failed) and, unless it
+/// was the last of the batch, opens the next one: one round trip between operations.
+fn end_of_op(ok: bool, last: bool) -> &'static str {
+    match (ok, last) {
+        (true, true) => "RELEASE SAVEPOINT op",
+        (true, false) => "RELEASE SAVEPOINT op; SAVEPOINT op",
+        (false, true) => "ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op",
+        (false, false) => "ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op; SAVEPOINT op",
+    }
+}
+
+/// Takes from the front of `rest` the typed operations that can join `first` in one group: a run
+/// of typed operations on distinct executions.
+fn take_group(first: (Typed, Reply), rest: &mut VecDeque<Op>) -> Vec<(Typed, Reply)> {
+    let mut group = vec![first];
+    let mut ids = HashSet::from([group[0].0.execution_id().to_string()]);
+    while let Some(Op {
+        work: Work::Typed(next),
+        ..
+    }) = rest.front()
+    {
+        if !ids.insert(next.execution_id().to_string()) {
+            break;
+        }
+        let Some(Op {
+            work: Work::Typed(op),
+            reply,
+        }) = rest.pop_front()
+        else {
+            unreachable!("the front was a typed operation")
+        };
+        group.push((op, reply));
+    }
+    group
+}
+
 async fn apply(conn: &mut AnyConnection, batch: Vec<Op>) -> Result<(), ()> {
-    let fail_all = |batch: Vec<oneshot::Sender<AnyResult>>, msg: String| {
-        for reply in batch {
+    let fail_all = |replies: Vec<Reply>, msg: String| {
+        for reply in replies {
             let _ = reply.send(Err(StoreError::Unavailable(msg.clone())));
         }
     };
+    let mut rest: VecDeque<Op> = batch.into();
     let mut tx = match conn.begin().await {
         Ok(tx) => tx,
         Err(e) => {
-            fail_all(
-                batch.into_iter().map(|op| op.reply).collect(),
-                e.to_string(),
-            );
+            fail_all(rest.into_iter().map(|op| op.reply).collect(), e.to_string());
             return Err(());
         }
     };
-    // One round trip between operations: the previous savepoint's end and the next one's start.
+    // The first operation's savepoint; each later one is opened by the previous one's end.
     if let Err(e) = tx.execute("SAVEPOINT op").await {
+        fail_all(rest.into_iter().map(|op| op.reply).collect(), e.to_string());
+        return Err(());
+    }
+    let mut results: Vec<(Reply, AnyResult)> = Vec::with_capacity(rest.len());
+    // Operations whose fate is unknown when a savepoint statement fails.
+    let mut unsettled: Vec<Reply> = Vec::new();
+    let mut broken = None;
+    'ops: while let Some(op) = rest.pop_front() {
+        match op.work {
+            Work::Job(job) => {
+                let out = (job)(&mut tx).await;
+                let end = end_of_op(out.is_ok(), rest.is_empty());
+                results.push((op.reply, out));
+                if let Err(e) = tx.execute(end).await {
+                    broken = Some(e);
+                    break;
+                }
+            }
+            Work::Typed(typed) => {
+                let group = take_group((typed, op.reply), &mut rest);
+                let (ops, replies): (Vec<_>, Vec<_>) = group.into_iter().unzip();
+                // The whole group in one savepoint; if it fails, each operation alone in its own.
+                let outs = match batch::apply_group(&mut tx, &ops).await {
+                    Ok(outs) => outs.into_iter().map(Ok).collect(),
+                    Err(e) if ops.len() == 1 => vec![Err(e)],
+                    Err(_) => Vec::new(),
+                };
+                if !outs.is_empty() {
+                    let end = end_of_op(outs[0].is_ok(), rest.is_empty());
+                    results.extend(replies.into_iter().zip(outs));
+                    if let Err(e) = tx.execute(end).await {
+                        broken = Some(e);
+                        break;
+                    }
+                    continue;
+                }
+                if let Err(e) = tx.execute("ROLLBACK TO SAVEPOINT op").await {
+                    unsettled = replies;
+                    broken = Some(e);
+                    break;
+                }
+                let n = ops.len();
+                let mut replies = replies.into_iter();
+                for (i, op) in ops.iter().enumerate() {
+                    let reply = replies.next().expect("one reply per operation");
+                    let out = batch::apply_group(&mut tx, std::slice::from_ref(op))
+                        .await
+                        .map(|mut outs| outs.remove(0));
+                    let end = end_of_op(out.is_ok(), i + 1 == n && rest.is_empty());
+                    results.push((reply, out));
+                    if let Err(e) = tx.execute(end).await {
+                        unsettled = replies.collect();
+                        broken = Some(e);
+                        break 'ops;
+                    }
+                }
+            }
+        }
+    }
+    if let Some(e) = broken {
+        // The transaction is in an unknown state: nothing of this batch commits.
+        let replies = results.into_iter().map(|(r, _)| r);
         fail_all(
-            batch.into_iter().map(|op| op.reply).collect(),
+            replies
+                .chain(unsettled)
+                .chain(rest.into_iter().map(|op| op.reply))
+                .collect(),
             e.to_string(),
         );
         return Err(());
-    }
-    let n = batch.len();
-    let mut results = Vec::with_capacity(n);
-    let mut ops = batch.into_iter().enumerate();
-    while let Some((i, op)) = ops.next() {
-        let out = (op.job)(&mut tx).await;
-        let end = match (out.is_ok(), i + 1 == n) {
-            (true, true) => "RELEASE SAVEPOINT op",
-            (true, false) => "RELEASE SAVEPOINT op; SAVEPOINT op",
-            (false, true) => "ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op",
-            (false, false) => "ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op; SAVEPOINT op",
-        };
-        results.push((op.reply, out));
-        if let Err(e) = tx.execute(end).await {
-            // The transaction is in an unknown state: nothing of this batch commits.
-            let rest = ops.map(|(_, op)| op.reply);
-            fail_all(
-                results.into_iter().map(|(r, _)| r).chain(rest).collect(),
-                e.to_string(),
-            );
-            return Err(());
-        }
     }
     match tx.commit().await {
         Ok(()) => {

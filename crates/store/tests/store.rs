@@ -491,3 +491,76 @@ async fn an_older_schema_is_migrated_and_keeps_its_data() {
         );
     }
 }
+
+/// Concurrent hot writes land in shared group commits (multi-row statements); each still gets
+/// its own answer: fencing per execution, a duplicate dedup key inside one group, and a commit
+/// that records the same step twice.
+#[tokio::test]
+async fn concurrent_hot_writes_keep_their_own_results() {
+    for (backend, store, _dir) in stores().await {
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut ids = Vec::new();
+        for i in 0..60 {
+            let e = execution("org", "wf");
+            ids.push(e.id.clone());
+            let store = store.clone();
+            tasks.spawn(async move {
+                let id = e.id.clone();
+                let created = store
+                    .create_execution(NewExecution {
+                        steps: vec![step(&id, "trigger", StepStatus::Succeeded)],
+                        execution: e,
+                        dedup_key: (i % 3 == 0).then(|| "sns:same".to_string()),
+                        lease: Some(("w".into(), now_ms() + 30_000)),
+                    })
+                    .await
+                    .unwrap();
+                if created != Created::New {
+                    return (id, created, None);
+                }
+                // Every other commit comes from a worker that does not hold the lease.
+                let owner = if i % 2 == 0 { "w" } else { "x" };
+                let mut again = step(&id, "a", StepStatus::Succeeded);
+                again.attempts = 2;
+                let steps = vec![step(&id, "a", StepStatus::Running), again];
+                let done = store
+                    .commit(commit(&id, owner, steps, ExecStatus::Succeeded))
+                    .await
+                    .unwrap();
+                (id, created, Some(done))
+            });
+        }
+        let (mut new, mut duplicates) = (0, Vec::new());
+        while let Some(out) = tasks.join_next().await {
+            let (id, created, done) = out.unwrap();
+            let i = ids.iter().position(|x| *x == id).unwrap();
+            match created {
+                Created::New => new += 1,
+                Created::Duplicate(first) => {
+                    duplicates.push(first);
+                    continue;
+                }
+            }
+            let steps = store.steps(&id).await.unwrap();
+            let status = store.execution("org", &id).await.unwrap().unwrap().status;
+            if i % 2 == 0 {
+                assert_eq!(done, Some(true), "{backend}");
+                assert_eq!(status, ExecStatus::Succeeded, "{backend}");
+                assert_eq!(steps.len(), 2, "{backend}");
+                let a = steps.iter().find(|s| s.node_id == "a").unwrap();
+                assert_eq!(
+                    (a.status, a.attempts),
+                    (StepStatus::Succeeded, 2),
+                    "{backend}"
+                );
+            } else {
+                assert_eq!(done, Some(false), "{backend}: fenced");
+                assert_eq!(status, ExecStatus::Queued, "{backend}");
+                assert_eq!(steps.len(), 1, "{backend}: nothing written when fenced");
+            }
+        }
+        assert_eq!(new, 41, "{backend}: 40 without a key and the first with it");
+        assert_eq!(duplicates.len(), 19, "{backend}");
+        assert!(duplicates.windows(2).all(|w| w[0] == w[1]), "{backend}");
+    }
+}

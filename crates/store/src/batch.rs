@@ -1,0 +1,292 @@
+//! The executor's hot writes (new executions, fenced step commits) as typed operations, so the
+//! group commit can apply a run of them with one multi-row statement per table instead of a few
+//! statements per operation. Each statement is a round trip to the database (for SQLite, a hand-off
+//! to sqlx's worker thread), and the single writer lane is bound by those round trips.
+
+use std::any::Any;
+use std::collections::HashSet;
+
+use sqlx::{AnyConnection, Row};
+
+use crate::executions::{Commit, Created, NewExecution, STEP_COLUMNS};
+use crate::{now_ms, StepRow, StoreError};
+
+/// A hot write operation. Operations of one group must concern distinct executions (see
+/// [`Typed::execution_id`]), so applying them table by table equals applying them one by one.
+pub(crate) enum Typed {
+    Insert(Box<NewExecution>),
+    Commit(Box<Commit>),
+}
+
+impl Typed {
+    pub fn execution_id(&self) -> &str {
+        match self {
+            Typed::Insert(n) => &n.execution.id,
+            Typed::Commit(c) => &c.execution_id,
+        }
+    }
+}
+
+/// Bind parameters per statement, under SQLite's default limit (32,766) and PostgreSQL's (65,535).
+const MAX_PARAMS: usize = 30_000;
+
+/// Placeholders for the parameters of one statement, numbered in order of appearance: `$n` for
+/// PostgreSQL, a bare `?` for SQLite (sqlx looks a numbered SQLite parameter up by name, which
+/// costs time linear in the statement's parameter count, so quadratic for a multi-row statement).
+struct Params {
+    numbered: bool,
+    next: usize,
+}
+
+impl Params {
+    fn new(c: &AnyConnection) -> Self {
+        Self {
+            numbered: c.backend_name() != "SQLite",
+            next: 0,
+        }
+    }
+
+    fn one(&mut self) -> String {
+        self.next += 1;
+        match self.numbered {
+            true => format!("${}", self.next),
+            false => "?".to_string(),
+        }
+    }
+
+    /// `(p, ..., p), (...)`: a VALUES list of `rows` rows of `cols` parameters.
+    fn rows(&mut self, rows: usize, cols: usize) -> String {
+        let mut sql = String::with_capacity(rows * cols * 5);
+        for r in 0..rows {
+            sql.push_str(if r == 0 { "(" } else { ", (" });
+            for c in 0..cols {
+                if c > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&self.one());
+            }
+            sql.push(')');
+        }
+        sql
+    }
+}
+
+/// Applies `ops` (distinct executions) in one go: new executions, then the fenced execution
+/// updates, then every step of the inserted and of the still-leased executions, then approvals.
+/// Returns each operation's result (`Created` for an insert, `bool` for a commit), in order.
+pub(crate) async fn apply_group(
+    c: &mut AnyConnection,
+    ops: &[Typed],
+) -> Result<Vec<Box<dyn Any + Send>>, StoreError> {
+    let mut duplicates = vec![None; ops.len()];
+    let mut fresh = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        if let Typed::Insert(new) = op {
+            if let Some(key) = &new.dedup_key {
+                let row = sqlx::query("SELECT id FROM executions WHERE dedup_key = $1")
+                    .bind(key.clone())
+                    .fetch_optional(&mut *c)
+                    .await?;
+                if let Some(row) = row {
+                    duplicates[i] = Some(row.try_get::<String, _>("id")?);
+                    continue;
+                }
+            }
+            fresh.push(new.as_ref());
+        }
+    }
+    insert_executions(c, &fresh).await?;
+    let commits: Vec<&Commit> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Typed::Commit(commit) => Some(commit.as_ref()),
+            Typed::Insert(_) => None,
+        })
+        .collect();
+    let leased = update_executions(c, &commits).await?;
+    let mut steps = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        match op {
+            Typed::Insert(new) if duplicates[i].is_none() => steps.extend(&new.steps),
+            Typed::Commit(commit) if leased.contains(commit.execution_id.as_str()) => {
+                steps.extend(&commit.steps)
+            }
+            _ => {}
+        }
+    }
+    upsert_steps(c, &steps).await?;
+    for commit in &commits {
+        if let Some(a) = &commit.approval {
+            if leased.contains(commit.execution_id.as_str()) {
+                crate::approvals::insert_approval(c, a.clone()).await?;
+            }
+        }
+    }
+    Ok(ops
+        .iter()
+        .zip(duplicates)
+        .map(|(op, duplicate)| match op {
+            Typed::Insert(_) => {
+                Box::new(duplicate.map_or(Created::New, Created::Duplicate)) as Box<dyn Any + Send>
+            }
+            Typed::Commit(commit) => Box::new(leased.contains(commit.execution_id.as_str())),
+        })
+        .collect())
+}
+
+async fn insert_executions(
+    c: &mut AnyConnection,
+    news: &[&NewExecution],
+) -> Result<(), StoreError> {
+    const COLS: usize = 16;
+    for chunk in news.chunks(MAX_PARAMS / COLS) {
+        let sql = format!(
+            "INSERT INTO executions (id, org_id, workflow_id, workflow_version, status, trigger_type, trigger, created_at, started_at, finished_at, error, lease_owner, lease_until, wake_at, deadline, dedup_key) VALUES {}",
+            Params::new(c).rows(chunk.len(), COLS)
+        );
+        let mut q = sqlx::query(&sql).persistent(chunk.len() == 1);
+        for new in chunk {
+            let e = &new.execution;
+            let (owner, until) = new
+                .lease
+                .clone()
+                .map_or((None, None), |(o, u)| (Some(o), Some(u)));
+            q = q
+                .bind(e.id.clone())
+                .bind(e.org_id.clone())
+                .bind(e.workflow_id.clone())
+                .bind(e.workflow_version)
+                .bind(e.status.as_str())
+                .bind(e.trigger_type.clone())
+                .bind(e.trigger.to_string())
+                .bind(e.created_at)
+                .bind(e.started_at)
+                .bind(e.finished_at)
+                .bind(e.error.clone())
+                .bind(owner)
+                .bind(until)
+                .bind(e.wake_at)
+                .bind(e.deadline)
+                .bind(new.dedup_key.clone());
+        }
+        q.execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
+/// Sets each execution's new state if its committer still holds the lease; returns the ids of the
+/// executions updated (the others lost their lease: nothing of theirs is written).
+async fn update_executions<'a>(
+    c: &mut AnyConnection,
+    commits: &[&'a Commit],
+) -> Result<HashSet<&'a str>, StoreError> {
+    const COLS: usize = 8;
+    let now = now_ms();
+    let mut leased = HashSet::with_capacity(commits.len());
+    for chunk in commits.chunks(MAX_PARAMS / COLS) {
+        // v: (id, owner, status, error, wake_at, finished_at, lease_owner, lease_until)
+        let mut params = Params::new(c);
+        let sql = format!(
+            "UPDATE executions SET status = v.column3, error = v.column4, wake_at = v.column5, \
+             started_at = COALESCE(executions.started_at, {}), finished_at = v.column6, \
+             lease_owner = v.column7, lease_until = v.column8 \
+             FROM (VALUES {}) AS v \
+             WHERE executions.id = v.column1 AND executions.lease_owner = v.column2 \
+             AND executions.status IN ('queued', 'running') RETURNING id",
+            params.one(),
+            params.rows(chunk.len(), COLS)
+        );
+        let mut q = sqlx::query(&sql).persistent(chunk.len() == 1).bind(now);
+        for commit in chunk {
+            let finished = commit.status.is_finished();
+            let release = finished || commit.status == crate::ExecStatus::Waiting;
+            q = q
+                .bind(commit.execution_id.clone())
+                .bind(commit.owner.clone())
+                .bind(commit.status.as_str())
+                .bind(commit.error.clone())
+                .bind(commit.wake_at)
+                .bind(finished.then_some(now))
+                .bind((!release).then(|| commit.owner.clone()))
+                .bind((!release).then_some(commit.lease_until));
+        }
+        let updated = q
+            .fetch_all(&mut *c)
+            .await?
+            .iter()
+            .map(|row| row.try_get::<String, _>(0))
+            .collect::<Result<HashSet<_>, _>>()?;
+        leased.extend(
+            chunk
+                .iter()
+                .map(|commit| commit.execution_id.as_str())
+                .filter(|id| updated.contains(*id)),
+        );
+    }
+    Ok(leased)
+}
+
+/// Inserts or updates steps, in order: a statement never holds the same step twice (PostgreSQL
+/// refuses that), so a later row for a step goes into a later statement.
+async fn upsert_steps(c: &mut AnyConnection, steps: &[&StepRow]) -> Result<(), StoreError> {
+    const COLS: usize = 15;
+    let mut start = 0;
+    while start < steps.len() {
+        let mut seen = HashSet::new();
+        let mut end = start;
+        while end < steps.len()
+            && end - start < MAX_PARAMS / COLS
+            && seen.insert((
+                &steps[end].execution_id,
+                &steps[end].scope,
+                &steps[end].node_id,
+            ))
+        {
+            end += 1;
+        }
+        let chunk = &steps[start..end];
+        start = end;
+        let sql = format!(
+            "INSERT INTO steps ({STEP_COLUMNS}) VALUES {} \
+             ON CONFLICT (execution_id, scope, node_id) DO UPDATE SET status = excluded.status, port = excluded.port, attempts = excluded.attempts, \
+             input = excluded.input, output = excluded.output, error = excluded.error, state = excluded.state, started_at = excluded.started_at, finished_at = excluded.finished_at",
+            Params::new(c).rows(chunk.len(), COLS)
+        );
+        let mut q = sqlx::query(&sql).persistent(chunk.len() <= 4);
+        for s in chunk {
+            q = q
+                .bind(s.execution_id.clone())
+                .bind(s.scope.clone())
+                .bind(s.node_id.clone())
+                .bind(s.seq)
+                .bind(s.node_type.clone())
+                .bind(s.name.clone())
+                .bind(s.status.as_str())
+                .bind(s.port.clone())
+                .bind(s.attempts)
+                .bind(s.input.as_ref().map(|v| v.to_string()))
+                .bind(s.output.as_ref().map(|v| v.to_string()))
+                .bind(s.error.clone())
+                .bind(s.state.as_ref().map(|v| v.to_string()))
+                .bind(s.started_at)
+                .bind(s.finished_at);
+        }
+        q.execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_are_numbered_in_order_of_appearance() {
+        let mut p = super::Params {
+            numbered: true,
+            next: 0,
+        };
+        assert_eq!(p.one(), "$1");
+        assert_eq!(p.rows(2, 3), "($2, $3, $4), ($5, $6, $7)");
+        p.numbered = false;
+        assert_eq!(p.rows(1, 2), "(?, ?)");
+    }
+}
