@@ -19,25 +19,24 @@ fn token_row(r: &AnyRow) -> Result<TokenRow, StoreError> {
 
 impl Store {
     pub async fn org_by_name(&self, name: &str) -> Result<Option<Org>, StoreError> {
-        let row = sqlx::query("SELECT id, name, created_at FROM orgs WHERE name = $1")
-            .bind(name.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| {
-            Ok(Org {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .transpose()
+        self.org_where("name", name).await
     }
 
     pub async fn org(&self, id: &str) -> Result<Option<Org>, StoreError> {
-        let row = sqlx::query("SELECT id, name, created_at FROM orgs WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
+        self.org_where("id", id).await
+    }
+
+    async fn org_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Option<Org>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT id, name, created_at FROM orgs WHERE {column} = $1"
+        ))
+        .bind(value.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|r| {
             Ok(Org {
                 id: r.try_get("id")?,
