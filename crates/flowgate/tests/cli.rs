@@ -1,6 +1,8 @@
 //! The `flowgate` command line: help, validating and running workflow files, and the client
 //! subcommands against a real `flowgate serve`.
 
+mod common;
+
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -109,11 +111,7 @@ fn run_executes_a_file_in_process_and_prints_each_step() {
 #[test]
 fn client_subcommands_manage_a_running_server() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let mut server = Command::new(env!("CARGO_BIN_EXE_flowgate"))
         .arg("serve")
         .env("FLOWGATE_LISTEN", format!("127.0.0.1:{port}"))

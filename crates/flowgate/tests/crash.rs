@@ -3,6 +3,8 @@
 //! got a 202 exists once and finished (`stopped`), has exactly one step per node, each run once,
 //! and nothing is left unfinished.
 
+mod common;
+
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -51,14 +53,6 @@ struct Server {
     base: String,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind a free port")
-        .local_addr()
-        .expect("local addr")
-        .port()
-}
-
 fn log_tail(dir: &Path) -> String {
     let text = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
@@ -66,7 +60,7 @@ fn log_tail(dir: &Path) -> String {
 }
 
 async fn start(dir: &Path, http: &reqwest::Client) -> Server {
-    let port = free_port();
+    let port = common::free_port();
     let log = std::fs::File::options()
         .create(true)
         .append(true)
@@ -194,31 +188,8 @@ async fn sigkill_mid_stream_loses_and_repeats_nothing() {
         .expect("client");
 
     let mut server = start(&dir, &http).await;
-    let r = http
-        .post(format!("{}/api/v1/api-keys", server.base))
-        .bearer_auth(TOKEN)
-        .json(&json!({ "name": "crash" }))
-        .send()
-        .await
-        .expect("create the key");
-    assert_eq!(r.status(), 201);
-    let key = r.json::<Value>().await.expect("JSON")["key"]
-        .as_str()
-        .expect("key")
-        .to_string();
-    let r = http
-        .post(format!("{}/api/v1/workflows", server.base))
-        .bearer_auth(TOKEN)
-        .header("content-type", "application/yaml")
-        .body(WORKFLOW)
-        .send()
-        .await
-        .expect("create the workflow");
-    assert_eq!(r.status(), 201);
-    let wf = r.json::<Value>().await.expect("JSON")["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    let key = common::create_api_key(&http, &server.base, TOKEN, "crash").await;
+    let wf = common::create_workflow(&http, &server.base, TOKEN, WORKFLOW).await;
 
     // The stream: several tasks, each sending webhooks one after the other to whichever server
     // is current; a refused connection (the server is down) is retried with the next sequence.

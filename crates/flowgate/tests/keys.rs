@@ -2,6 +2,8 @@
 //! serve again, and the integration still reaches Spot with its token while the old key no longer
 //! opens the database; both with the generated key file and with `FLOWGATE_MASTER_KEY`.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -14,14 +16,6 @@ const ADMIN: &str = "keys-test-admin-token";
 const SPOT_TOKEN: &str = "spot-rotate-token-5e6f7a8b9c";
 const KEY_1: &str = "q83vEjV1Plq3j9qLO8DTnOb2n3c5Vq4J0V0eX1yqVJ4=";
 const KEY_2: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `flowgate <args>` on `dir`, with `FLOWGATE_MASTER_KEY` when given and nothing inherited.
 fn flowgate(dir: &Path, master_key: Option<&str>, args: &[&str]) -> Command {
@@ -68,7 +62,7 @@ impl Server {
 }
 
 async fn serve(dir: &Path, master_key: Option<&str>) -> Server {
-    let port = free_port();
+    let port = common::free_port();
     let child = flowgate(dir, master_key, &["serve"])
         .env("FLOWGATE_LISTEN", format!("127.0.0.1:{port}"))
         .stdout(Stdio::null())
@@ -97,7 +91,10 @@ async fn serve(dir: &Path, master_key: Option<&str>) -> Server {
 /// Starts `flowgate serve` expecting it to refuse to start; returns what it printed.
 fn serve_refused(dir: &Path, master_key: Option<&str>) -> String {
     let mut child = flowgate(dir, master_key, &["serve"])
-        .env("FLOWGATE_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env(
+            "FLOWGATE_LISTEN",
+            format!("127.0.0.1:{}", common::free_port()),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -4,6 +4,8 @@
 //! non-idempotent call (a Spot scale-up, one group per execution) may reach Spot twice.
 //! Needs `FLOWGATE_TEST_POSTGRES_URL` (scripts/test.sh starts a server); skipped without it.
 
+mod common;
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -17,14 +19,6 @@ struct Proc {
     child: Child,
     port: u16,
     dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn spawn(db: &str, port: u16, dir: &tempfile::TempDir) -> Child {
@@ -117,7 +111,7 @@ async fn three_processes_share_work_through_kills_and_pauses() {
     let mut procs: Vec<Proc> = (0..3)
         .map(|_| {
             let dir = tempfile::tempdir().unwrap();
-            let port = free_port();
+            let port = common::free_port();
             Proc {
                 child: spawn(&db, port, &dir),
                 port,
@@ -164,29 +158,8 @@ async fn three_processes_share_work_through_kills_and_pauses() {
         .await
         .unwrap();
     assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
-    let key: Value = http
-        .post(format!("{base}/api/v1/api-keys"))
-        .bearer_auth(ADMIN)
-        .json(&json!({"name": "load"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = key["key"].as_str().unwrap().to_string();
-    let wf: Value = http
-        .post(format!("{base}/api/v1/workflows"))
-        .bearer_auth(ADMIN)
-        .header("content-type", "application/yaml")
-        .body(WORKFLOW)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let wf = wf["id"].as_str().unwrap().to_string();
+    let key = common::create_api_key(&http, &base, ADMIN, "load").await;
+    let wf = common::create_workflow(&http, &base, ADMIN, WORKFLOW).await;
 
     let mut accepted = Vec::new();
     let mut stopped_at: Option<Instant> = None;

@@ -3,6 +3,8 @@
 //! when it comes back. Uses its own throwaway PostgreSQL server (scripts/postgres.sh); skipped
 //! where PostgreSQL is not installed.
 
+mod common;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -88,11 +90,7 @@ async fn requests_get_503_while_postgres_is_down_and_work_resumes_after() {
         return;
     };
     let data = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_flowgate"))
         .arg("serve")
         .env("FLOWGATE_DATABASE_URL", &admin_url)
@@ -116,30 +114,9 @@ async fn requests_get_503_while_postgres_is_down_and_work_resumes_after() {
             .is_ok_and(|r| r.status() == 200)
     })
     .await;
-    let key: Value = http
-        .post(format!("{base}/api/v1/api-keys"))
-        .bearer_auth(ADMIN)
-        .json(&json!({"name": "k"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = key["key"].as_str().unwrap().to_string();
+    let key = common::create_api_key(&http, &base, ADMIN, "k").await;
     let doc = "name: Outage\ndescription: d\nnodes:\n- {id: t, type: trigger.webhook, params: {api_key: k}}\n- {id: a, type: core.transform, params: {value: '{{ t.output.n }}'}}\n- {id: b, type: core.transform, params: {value: '{{ a.output }}'}}\nedges:\n- {from: t, to: a}\n- {from: a, to: b}\n";
-    let wf: Value = http
-        .post(format!("{base}/api/v1/workflows"))
-        .bearer_auth(ADMIN)
-        .header("content-type", "application/yaml")
-        .body(doc)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let wf = wf["id"].as_str().unwrap().to_string();
+    let wf = common::create_workflow(&http, &base, ADMIN, doc).await;
     let send = |n: u32| {
         http.post(format!("{base}/webhooks/{wf}"))
             .header("x-api-key", &key)
