@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use serde_json::{Map, Value};
 
 use flowgate_model::parse_duration;
 use flowgate_store::executions::{Created, NewExecution};
@@ -59,7 +59,11 @@ impl Engine {
             workflow_version: workflow.version,
             status: ExecStatus::Queued,
             trigger_type: event.kind.clone(),
-            trigger: json!({ "body": event.body, "received_at": now }),
+            // Moves the body in; `json!` would copy it through `Serialize`.
+            trigger: Value::Object(Map::from_iter([
+                ("body".to_string(), event.body),
+                ("received_at".to_string(), Value::from(now)),
+            ])),
             created_at: now,
             started_at: None,
             finished_at: None,

@@ -118,9 +118,15 @@ async fn handle(st: &AppState, id: &str, req: Request) -> ApiResult<Response> {
         )));
     }
     let body: Value = parse_json(&bytes)?;
+    // Built by hand: `json!` would copy `body` through `Serialize` rather than clone it.
+    let output = Map::from_iter([
+        ("output".to_string(), body.clone()),
+        ("headers".to_string(), public_headers(&headers)),
+        ("query".to_string(), public_query(query)),
+    ]);
     let event = TriggerEvent {
         kind: "webhook".into(),
-        output: json!({ "output": body, "headers": public_headers(&headers), "query": public_query(query) }),
+        output: Value::Object(output),
         body,
     };
     let run = st.engine.start(&workflow, event, None).await?;

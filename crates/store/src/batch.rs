@@ -27,8 +27,21 @@ impl Typed {
     }
 }
 
-/// Bind parameters per statement, under SQLite's default limit (32,766) and PostgreSQL's (65,535).
-const MAX_PARAMS: usize = 30_000;
+/// Rows per multi-row statement: a run is cut into chunks of these sizes (largest first), so the
+/// statement text repeats and the connection's prepared-statement cache hits instead of the
+/// database re-preparing a statement of a new row count on almost every group commit. At most
+/// 64 rows × 16 columns, well under SQLite's (32,766) and PostgreSQL's (65,535) parameter limits.
+const BUCKETS: [usize; 7] = [64, 32, 16, 8, 4, 2, 1];
+
+/// `items` cut into consecutive chunks whose lengths are [`BUCKETS`] sizes.
+fn buckets<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        let size = BUCKETS.into_iter().find(|&b| b <= items.len())?;
+        let (chunk, rest) = items.split_at(size);
+        items = rest;
+        Some(chunk)
+    })
+}
 
 /// Placeholders for the parameters of one statement, numbered in order of appearance: `$n` for
 /// PostgreSQL, a bare `?` for SQLite (sqlx looks a numbered SQLite parameter up by name, which
@@ -139,12 +152,12 @@ async fn insert_executions(
     news: &[&NewExecution],
 ) -> Result<(), StoreError> {
     const COLS: usize = 16;
-    for chunk in news.chunks(MAX_PARAMS / COLS) {
+    for chunk in buckets(news) {
         let sql = format!(
             "INSERT INTO executions (id, org_id, workflow_id, workflow_version, status, trigger_type, trigger, created_at, started_at, finished_at, error, lease_owner, lease_until, wake_at, deadline, dedup_key) VALUES {}",
             Params::new(c).rows(chunk.len(), COLS)
         );
-        let mut q = sqlx::query(&sql).persistent(chunk.len() == 1);
+        let mut q = sqlx::query(&sql);
         for new in chunk {
             let e = &new.execution;
             let (owner, until) = new
@@ -183,7 +196,7 @@ async fn update_executions<'a>(
     const COLS: usize = 8;
     let now = now_ms();
     let mut leased = HashSet::with_capacity(commits.len());
-    for chunk in commits.chunks(MAX_PARAMS / COLS) {
+    for chunk in buckets(commits) {
         // v: (id, owner, status, error, wake_at, finished_at, lease_owner, lease_until)
         let mut params = Params::new(c);
         let sql = format!(
@@ -196,7 +209,7 @@ async fn update_executions<'a>(
             params.one(),
             params.rows(chunk.len(), COLS)
         );
-        let mut q = sqlx::query(&sql).persistent(chunk.len() == 1).bind(now);
+        let mut q = sqlx::query(&sql).bind(now);
         for commit in chunk {
             let finished = commit.status.is_finished();
             let release = finished || commit.status == crate::ExecStatus::Waiting;
@@ -229,13 +242,11 @@ async fn update_executions<'a>(
 /// Inserts or updates steps, in order: a statement never holds the same step twice (PostgreSQL
 /// refuses that), so a later row for a step goes into a later statement.
 async fn upsert_steps(c: &mut AnyConnection, steps: &[&StepRow]) -> Result<(), StoreError> {
-    const COLS: usize = 15;
     let mut start = 0;
     while start < steps.len() {
         let mut seen = HashSet::new();
         let mut end = start;
         while end < steps.len()
-            && end - start < MAX_PARAMS / COLS
             && seen.insert((
                 &steps[end].execution_id,
                 &steps[end].scope,
@@ -244,35 +255,43 @@ async fn upsert_steps(c: &mut AnyConnection, steps: &[&StepRow]) -> Result<(), S
         {
             end += 1;
         }
-        let chunk = &steps[start..end];
-        start = end;
-        let sql = format!(
-            "INSERT INTO steps ({STEP_COLUMNS}) VALUES {} \
-             ON CONFLICT (execution_id, scope, node_id) DO UPDATE SET status = excluded.status, port = excluded.port, attempts = excluded.attempts, \
-             input = excluded.input, output = excluded.output, error = excluded.error, state = excluded.state, started_at = excluded.started_at, finished_at = excluded.finished_at",
-            Params::new(c).rows(chunk.len(), COLS)
-        );
-        let mut q = sqlx::query(&sql).persistent(chunk.len() <= 4);
-        for s in chunk {
-            q = q
-                .bind(s.execution_id.clone())
-                .bind(s.scope.clone())
-                .bind(s.node_id.clone())
-                .bind(s.seq)
-                .bind(s.node_type.clone())
-                .bind(s.name.clone())
-                .bind(s.status.as_str())
-                .bind(s.port.clone())
-                .bind(s.attempts)
-                .bind(s.input.as_ref().map(|v| v.to_string()))
-                .bind(s.output.as_ref().map(|v| v.to_string()))
-                .bind(s.error.clone())
-                .bind(s.state.as_ref().map(|v| v.to_string()))
-                .bind(s.started_at)
-                .bind(s.finished_at);
+        for chunk in buckets(&steps[start..end]) {
+            upsert_step_rows(c, chunk).await?;
         }
-        q.execute(&mut *c).await?;
+        start = end;
     }
+    Ok(())
+}
+
+/// One `INSERT ... ON CONFLICT DO UPDATE` of `chunk` (distinct steps).
+async fn upsert_step_rows(c: &mut AnyConnection, chunk: &[&StepRow]) -> Result<(), StoreError> {
+    const COLS: usize = 15;
+    let sql = format!(
+        "INSERT INTO steps ({STEP_COLUMNS}) VALUES {} \
+         ON CONFLICT (execution_id, scope, node_id) DO UPDATE SET status = excluded.status, port = excluded.port, attempts = excluded.attempts, \
+         input = excluded.input, output = excluded.output, error = excluded.error, state = excluded.state, started_at = excluded.started_at, finished_at = excluded.finished_at",
+        Params::new(c).rows(chunk.len(), COLS)
+    );
+    let mut q = sqlx::query(&sql);
+    for s in chunk {
+        q = q
+            .bind(s.execution_id.clone())
+            .bind(s.scope.clone())
+            .bind(s.node_id.clone())
+            .bind(s.seq)
+            .bind(s.node_type.clone())
+            .bind(s.name.clone())
+            .bind(s.status.as_str())
+            .bind(s.port.clone())
+            .bind(s.attempts)
+            .bind(s.input.as_ref().map(|v| v.to_string()))
+            .bind(s.output.as_ref().map(|v| v.to_string()))
+            .bind(s.error.clone())
+            .bind(s.state.as_ref().map(|v| v.to_string()))
+            .bind(s.started_at)
+            .bind(s.finished_at);
+    }
+    q.execute(&mut *c).await?;
     Ok(())
 }
 
@@ -288,5 +307,15 @@ mod tests {
         assert_eq!(p.rows(2, 3), "($2, $3, $4), ($5, $6, $7)");
         p.numbered = false;
         assert_eq!(p.rows(1, 2), "(?, ?)");
+    }
+
+    #[test]
+    fn runs_are_cut_into_bucket_sizes() {
+        let items: Vec<usize> = (0..203).collect();
+        let sizes: Vec<usize> = super::buckets(&items).map(<[usize]>::len).collect();
+        assert_eq!(sizes, [64, 64, 64, 8, 2, 1]);
+        let rejoined: Vec<usize> = super::buckets(&items).flatten().copied().collect();
+        assert_eq!(rejoined, items);
+        assert_eq!(super::buckets::<usize>(&[]).count(), 0);
     }
 }
