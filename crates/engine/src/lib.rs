@@ -78,6 +78,10 @@ pub struct Engine {
     permits: Arc<Semaphore>,
     documents: Mutex<HashMap<(String, i64), Arc<WorkflowDocument>>>,
     observer: Arc<dyn Observer>,
+    /// Executions this process is running now. Leases fence other processes, not this one: a
+    /// claim of an execution whose lease lapsed while this process still runs it (a late
+    /// heartbeat) must not start a second run here, or both would pass the same fence.
+    active: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Engine {
@@ -99,6 +103,7 @@ impl Engine {
             work: Notify::new(),
             documents: Mutex::new(HashMap::new()),
             observer: Arc::new(NoObserver),
+            active: Mutex::new(Default::default()),
         }
     }
 
@@ -229,7 +234,19 @@ impl Engine {
         exec: flowgate_store::ExecutionRow,
         steps: Option<Vec<flowgate_store::StepRow>>,
     ) {
+        if !self
+            .active
+            .lock()
+            .expect("lock poisoned")
+            .insert(exec.id.clone())
+        {
+            return; // already running here; the claim only renewed its lease
+        }
         tokio::spawn(async move {
+            let _active = ActiveGuard {
+                engine: self.clone(),
+                id: exec.id.clone(),
+            };
             let Ok(_permit) = self.permits.clone().acquire_owned().await else {
                 return;
             };
@@ -278,5 +295,21 @@ impl Engine {
             .expect("lock poisoned")
             .insert(key, doc.clone());
         Ok(doc)
+    }
+}
+
+/// Forgets an execution in `Engine::active` when its run ends, however it ends.
+struct ActiveGuard {
+    engine: Arc<Engine>,
+    id: String,
+}
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.engine
+            .active
+            .lock()
+            .expect("lock poisoned")
+            .remove(&self.id);
     }
 }

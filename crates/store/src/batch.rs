@@ -108,7 +108,23 @@ pub(crate) async fn apply_group(
             fresh.push(new.as_ref());
         }
     }
-    insert_executions(c, &fresh).await?;
+    let inserted = insert_executions(c, &fresh).await?;
+    for (i, op) in ops.iter().enumerate() {
+        if let Typed::Insert(new) = op {
+            if duplicates[i].is_none() && !inserted.contains(&new.execution.id) {
+                // A concurrent transaction took the de-duplication key first.
+                let key = new
+                    .dedup_key
+                    .clone()
+                    .ok_or_else(|| StoreError::Corrupt("an execution was not inserted".into()))?;
+                let row = sqlx::query("SELECT id FROM executions WHERE dedup_key = $1")
+                    .bind(key)
+                    .fetch_one(&mut *c)
+                    .await?;
+                duplicates[i] = Some(row.try_get::<String, _>("id")?);
+            }
+        }
+    }
     let commits: Vec<&Commit> = ops
         .iter()
         .filter_map(|op| match op {
@@ -147,14 +163,17 @@ pub(crate) async fn apply_group(
         .collect())
 }
 
+/// Inserts new executions; returns the ids actually inserted. One whose de-duplication key another
+/// transaction took first (a concurrent repeat delivery) is left out rather than failing the batch.
 async fn insert_executions(
     c: &mut AnyConnection,
     news: &[&NewExecution],
-) -> Result<(), StoreError> {
+) -> Result<HashSet<String>, StoreError> {
     const COLS: usize = 16;
+    let mut inserted = HashSet::with_capacity(news.len());
     for chunk in buckets(news) {
         let sql = format!(
-            "INSERT INTO executions (id, org_id, workflow_id, workflow_version, status, trigger_type, trigger, created_at, started_at, finished_at, error, lease_owner, lease_until, wake_at, deadline, dedup_key) VALUES {}",
+            "INSERT INTO executions (id, org_id, workflow_id, workflow_version, status, trigger_type, trigger, created_at, started_at, finished_at, error, lease_owner, lease_until, wake_at, deadline, dedup_key) VALUES {} ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
             Params::new(c).rows(chunk.len(), COLS)
         );
         let mut q = sqlx::query(&sql);
@@ -182,9 +201,11 @@ async fn insert_executions(
                 .bind(e.deadline)
                 .bind(new.dedup_key.clone());
         }
-        q.execute(&mut *c).await?;
+        for row in q.fetch_all(&mut *c).await? {
+            inserted.insert(row.try_get::<String, _>(0)?);
+        }
     }
-    Ok(())
+    Ok(inserted)
 }
 
 /// Sets each execution's new state if its committer still holds the lease; returns the ids of the
