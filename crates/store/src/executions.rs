@@ -4,6 +4,7 @@
 use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::Row;
+use std::collections::HashMap;
 
 use crate::batch::Typed;
 use crate::{
@@ -186,18 +187,28 @@ impl Store {
         Ok(Page::from_rows(rows, limit, |e| e.id.clone()))
     }
 
-    /// The last execution of each of these workflows.
-    pub async fn last_execution(
+    /// The last execution of each of these workflows (one query for a whole page of workflows).
+    pub async fn last_executions(
         &self,
-        workflow_id: &str,
-    ) -> Result<Option<ExecutionRow>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {EXEC_COLUMNS} FROM executions WHERE workflow_id = $1 ORDER BY id DESC LIMIT 1"
-        ))
-        .bind(workflow_id.to_string())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(execution_row).transpose()
+        workflow_ids: &[String],
+    ) -> Result<HashMap<String, ExecutionRow>, StoreError> {
+        if workflow_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let list: Vec<String> = (1..=workflow_ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {EXEC_COLUMNS} FROM executions WHERE id IN \
+             (SELECT MAX(id) FROM executions WHERE workflow_id IN ({}) GROUP BY workflow_id)",
+            list.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for id in workflow_ids {
+            q = q.bind(id.clone());
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| execution_row(r).map(|e| (e.workflow_id.clone(), e)))
+            .collect()
     }
 
     /// Cancels an unfinished execution: it and its unsettled steps become `cancelled`, its

@@ -51,6 +51,11 @@ pub fn check_document(
             vec![Problem::new(e.path(), e.to_string())],
         ),
     })?;
+    validate_document(st, doc)
+}
+
+/// Validates a parsed document: 422 with every problem, or the document back.
+pub fn validate_document(st: &AppState, doc: WorkflowDocument) -> ApiResult<WorkflowDocument> {
     let problems = validate(&doc, st.registry.as_ref(), &st.templates);
     if !problems.is_empty() {
         let n = problems.len();
@@ -147,11 +152,13 @@ pub async fn list(
         .store
         .list_workflows(&p.org_id, q.limit()?, q.cursor.as_deref())
         .await?;
+    let ids: Vec<String> = page.items.iter().map(|w| w.id.clone()).collect();
+    let last = st.store.last_executions(&ids).await?;
     let mut items = Vec::with_capacity(page.items.len());
     for w in &page.items {
         let mut v = workflow_json(&st, w);
         v.as_object_mut().expect("object").remove("document");
-        v["last_execution"] = match st.store.last_execution(&w.id).await? {
+        v["last_execution"] = match last.get(&w.id) {
             Some(e) => json!({ "id": e.id, "status": e.status, "created_at": ts(e.created_at) }),
             None => Value::Null,
         };
@@ -309,8 +316,7 @@ pub async fn set_output_schema(
         ));
     }
     trigger.params.insert("output_schema".into(), schema);
-    let bytes = serde_json::to_vec(&doc).expect("serializes");
-    let doc = check_document(&st, &bytes, DocumentFormat::Json)?;
+    let doc = validate_document(&st, doc)?;
     let version = st
         .store
         .save_workflow_version(
