@@ -147,8 +147,11 @@ impl Store {
         trigger_type: &str,
     ) -> Result<Vec<WorkflowRow>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM workflows w JOIN workflow_versions v ON v.workflow_id = w.id AND v.version = w.version WHERE w.deleted_at IS NULL AND w.enabled = 1"
+            "SELECT {COLUMNS} FROM workflows w JOIN workflow_versions v ON v.workflow_id = w.id AND v.version = w.version \
+             WHERE w.deleted_at IS NULL AND w.enabled = 1 AND v.document LIKE $1"
         ))
+        // A cheap pre-filter in the database; the exact check on the parsed nodes follows.
+        .bind(format!("%\"{trigger_type}\"%"))
         .fetch_all(&self.pool)
         .await?;
         let all: Vec<WorkflowRow> = rows.iter().map(workflow_row).collect::<Result<_, _>>()?;
