@@ -1,6 +1,10 @@
 //! Starting executions: the execution row and its trigger step commit together before the caller
-//! answers (a webhook's 202), and the run starts in this process at once.
+//! answers (a webhook's 202), and the run goes on in this process at once. Steps that only compute
+//! (pure nodes: JSONPath, transform, if, string, stop, fail) run before that first commit and are
+//! stored with it, so a workflow that only computes is stored once, finished.
 
+use std::collections::HashMap;
+use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -9,7 +13,21 @@ use flowgate_model::parse_duration;
 use flowgate_store::executions::{Created, NewExecution};
 use flowgate_store::{new_id, ExecStatus, ExecutionRow, StepRow, StepStatus, WorkflowRow};
 
+use crate::run::{Ending, Run};
 use crate::{Engine, EngineError};
+
+/// A run started by `Engine::start`: unborn (not stored) until its first commit inserts it.
+pub(crate) struct Birth {
+    dedup_key: Option<String>,
+    /// Filled in by the first commit.
+    created: Option<Created>,
+}
+
+impl Birth {
+    pub(crate) fn stored(&self) -> bool {
+        self.created.is_some()
+    }
+}
 
 /// What started a run.
 #[derive(Debug, Clone)]
@@ -88,25 +106,90 @@ impl Engine {
             started_at: Some(now),
             finished_at: Some(now),
         };
-        let new = NewExecution {
-            execution: execution.clone(),
-            steps: vec![step.clone()],
+        let mut run = Run::new(
+            self.clone(),
+            execution,
+            doc.clone(),
+            String::new(),
+            self.top_nodes(&doc),
+            Vec::new(),
+            Map::new(),
+            HashMap::from([(step.node_id.clone(), step.clone())]),
+            Vec::new(),
+            Arc::new(AtomicI64::new(1)),
+        );
+        run.pending.push(step);
+        run.birth = Some(Birth {
             dedup_key,
-            lease: Some((self.owner.clone(), self.lease_until())),
+            created: None,
+        });
+        // The run counts against the process's concurrency; with none free it is only stored.
+        let ending = match self.permits.try_acquire() {
+            Ok(_permit) => run.drive().await?,
+            Err(_) => Ending::Handoff,
         };
-        match self.store.create_execution(new).await? {
+        let handoff = matches!(ending, Ending::Handoff);
+        run.conclude(ending).await?;
+        let created = run
+            .birth
+            .take()
+            .and_then(|b| b.created)
+            .ok_or_else(|| EngineError::Invalid("the execution was not stored".into()))?;
+        match created {
             Created::Duplicate(existing) => Ok(NewRun {
                 execution_id: existing,
                 duplicate: true,
             }),
             Created::New => {
-                self.observer.execution_started();
-                self.clone().spawn(execution, Some(vec![step]));
+                if handoff {
+                    let rows = run.steps.into_values().collect();
+                    self.clone().spawn(run.exec, Some(rows));
+                }
                 Ok(NewRun {
                     execution_id: id,
                     duplicate: false,
                 })
             }
         }
+    }
+}
+
+impl Run {
+    /// The first commit of a run not stored yet: inserts the execution in its current state with
+    /// the steps so far; `false` if it was a repeated delivery (nothing stored).
+    pub(crate) async fn insert(
+        &mut self,
+        mut birth: Birth,
+        status: ExecStatus,
+        error: Option<String>,
+        wake_at: Option<i64>,
+    ) -> Result<bool, EngineError> {
+        let now = self.engine.now_ms();
+        let mut execution = self.exec.clone();
+        execution.status = status;
+        execution.error = error;
+        execution.wake_at = wake_at;
+        if status != ExecStatus::Queued {
+            execution.started_at = Some(now);
+        }
+        if status.is_finished() {
+            execution.finished_at = Some(now);
+        }
+        let active = matches!(status, ExecStatus::Queued | ExecStatus::Running);
+        let new = NewExecution {
+            execution,
+            steps: std::mem::take(&mut self.pending),
+            dedup_key: birth.dedup_key.take(),
+            lease: active.then(|| (self.engine.owner.clone(), self.engine.lease_until())),
+        };
+        let created = self.engine.store.create_execution(new).await?;
+        let fresh = created == Created::New;
+        if fresh {
+            self.engine.observer.execution_started();
+        }
+        // Kept for `Engine::start`; the run is not unborn any more.
+        birth.created = Some(created);
+        self.birth = Some(birth);
+        Ok(fresh)
     }
 }

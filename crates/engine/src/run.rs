@@ -45,13 +45,15 @@ pub(crate) struct Run {
     pub(crate) nested: Vec<StepRow>,
     pub(crate) seq: Arc<AtomicI64>,
     /// Rows decided but not yet committed (skips), carried into the next commit.
-    pending: Vec<StepRow>,
+    pub(crate) pending: Vec<StepRow>,
     /// An approval created by a suspending step, committed with it.
     approval: Option<ApprovalRow>,
+    /// Set while the execution is not stored yet (see `Engine::start`): its first commit inserts it.
+    pub(crate) birth: Option<crate::create::Birth>,
 }
 
 /// How driving a level stopped.
-enum Ending {
+pub(crate) enum Ending {
     /// Nothing is running or ready: the level is done, or waits.
     Settled,
     /// A step ended the whole execution (`core.stop`, `core.fail`, a deadline).
@@ -60,6 +62,9 @@ enum Ending {
     StepFailed(String),
     /// The lease was lost: another process or a cancel owns the execution now.
     Fenced,
+    /// A run not stored yet reached a step that is not pure: the execution is to be stored with
+    /// the steps so far and continued by a task of its own.
+    Handoff,
 }
 
 /// What a finished step means.
@@ -92,13 +97,7 @@ impl Engine {
             Some(rows) => rows,
             None => self.store.steps(&exec.id).await?,
         };
-        let body: HashSet<String> = doc.nodes.iter().flat_map(|n| self.body_of(n)).collect();
-        let nodes = doc
-            .nodes
-            .iter()
-            .map(|n| n.id.clone())
-            .filter(|id| !body.contains(id))
-            .collect();
+        let nodes = self.top_nodes(&doc);
         let seq = Arc::new(AtomicI64::new(
             rows.iter().map(|r| r.seq + 1).max().unwrap_or(0),
         ));
@@ -117,16 +116,18 @@ impl Engine {
             nested,
             seq,
         );
-        match run.drive().await? {
-            Ending::Settled => run.settle().await,
-            // A stop's message is on its step; the execution has no error.
-            Ending::End(status, error) => {
-                run.end(status, error.filter(|_| status != ExecStatus::Stopped))
-                    .await
-            }
-            Ending::StepFailed(message) => run.end(ExecStatus::Failed, Some(message)).await,
-            Ending::Fenced => Ok(()),
-        }
+        let ending = run.drive().await?;
+        run.conclude(ending).await
+    }
+
+    /// The nodes of the top level, in document order: those in no loop's body.
+    pub(crate) fn top_nodes(&self, doc: &WorkflowDocument) -> Vec<String> {
+        let body: HashSet<String> = doc.nodes.iter().flat_map(|n| self.body_of(n)).collect();
+        doc.nodes
+            .iter()
+            .map(|n| n.id.clone())
+            .filter(|id| !body.contains(id))
+            .collect()
     }
 
     /// The ids a node runs as its body (a loop), empty for other nodes.
@@ -165,6 +166,30 @@ impl Run {
             seq,
             pending: Vec::new(),
             approval: None,
+            birth: None,
+        }
+    }
+
+    /// Commits what a top-level drive ended with.
+    pub(crate) async fn conclude(&mut self, ending: Ending) -> Result<(), EngineError> {
+        match ending {
+            Ending::Settled => self.settle().await,
+            // A stop's message is on its step; the execution has no error.
+            Ending::End(status, error) => {
+                self.end(status, error.filter(|_| status != ExecStatus::Stopped))
+                    .await
+            }
+            Ending::StepFailed(message) => self.end(ExecStatus::Failed, Some(message)).await,
+            Ending::Handoff => {
+                let started = self.steps.len() > 1;
+                let status = if started {
+                    ExecStatus::Running
+                } else {
+                    ExecStatus::Queued
+                };
+                self.commit(status, None, None).await.map(|_| ())
+            }
+            Ending::Fenced => Ok(()),
         }
     }
 
@@ -172,7 +197,7 @@ impl Run {
         self.scope_key.is_empty()
     }
 
-    async fn drive(&mut self) -> Result<Ending, EngineError> {
+    pub(crate) async fn drive(&mut self) -> Result<Ending, EngineError> {
         let now = self.engine.now_ms();
         if self.is_top() && self.exec.deadline.is_some_and(|d| now >= d) {
             return Ok(Ending::End(
@@ -223,6 +248,10 @@ impl Run {
                 self.steps.insert(id, row.clone());
                 self.pending.push(row);
             }
+            // A run not stored yet goes only as far as its pure steps take it.
+            if self.unborn() && p.ready.iter().any(|id| !self.is_pure(id)) {
+                return Ok(Ending::Handoff);
+            }
             // Deferred results of pure steps are made durable before anything else starts.
             if !self.pending.is_empty()
                 && p.ready.iter().any(|id| !self.is_pure(id))
@@ -242,8 +271,9 @@ impl Run {
             if done.fenced {
                 return Ok(Ending::Fenced);
             }
-            // A pure step alone in flight is committed with the steps that follow it.
-            let defer = inflight.is_empty() && self.is_pure(&done.node_id);
+            // A pure step alone in flight is committed with the steps that follow it (in an unborn
+            // run every step is pure and waits for the insert).
+            let defer = self.unborn() || (inflight.is_empty() && self.is_pure(&done.node_id));
             let ending = match self.apply(done) {
                 Effect::Continue => {
                     if !defer && !self.commit(ExecStatus::Running, None, None).await? {
@@ -316,7 +346,7 @@ impl Run {
             Ok(e) => e,
             Err(e) => return ItemEnd::Failed(e.to_string()),
         };
-        if matches!(ending, Ending::Fenced) {
+        if matches!(ending, Ending::Fenced | Ending::Handoff) {
             return ItemEnd::Fenced;
         }
         if !self.pending.is_empty() {
@@ -330,7 +360,7 @@ impl Run {
             Ending::Settled => ItemEnd::Done(self.last_output()),
             Ending::StepFailed(message) => ItemEnd::Failed(message),
             Ending::End(status, error) => ItemEnd::Ended(status, error),
-            Ending::Fenced => ItemEnd::Fenced,
+            Ending::Fenced | Ending::Handoff => ItemEnd::Fenced,
         }
     }
 
@@ -401,6 +431,10 @@ impl Run {
         error: Option<String>,
         wake_at: Option<i64>,
     ) -> Result<bool, EngineError> {
+        if self.unborn() {
+            let birth = self.birth.take().expect("an unborn run has a birth");
+            return self.insert(birth, status, error, wake_at).await;
+        }
         let commit = Commit {
             execution_id: self.exec.id.clone(),
             owner: self.engine.owner.clone(),
@@ -412,6 +446,11 @@ impl Run {
             approval: self.approval.take(),
         };
         Ok(self.engine.store.commit(commit).await?)
+    }
+
+    /// Whether the execution is not stored yet: its next commit inserts it.
+    fn unborn(&self) -> bool {
+        self.birth.as_ref().is_some_and(|b| !b.stored())
     }
 
     /// Whether the node only computes (see `Descriptor::pure`).

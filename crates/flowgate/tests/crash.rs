@@ -18,10 +18,12 @@ const TOKEN: &str = "fgt_crash_test_admin_token";
 const SENDERS: u64 = 6;
 const PER_PHASE: usize = 300;
 const KILLS: usize = 4;
-const NODES: [&str; 4] = ["hook", "pick", "shape", "done"];
+const NODES: [&str; 5] = ["hook", "pick", "shape", "pause", "done"];
 
-const WORKFLOW: &str = r#"name: crash-4-node
-description: trigger then jsonpath then transform then stop
+/// The pure steps (`pick`, `shape`) are stored with the execution; the wait makes every execution
+/// span several commits, so the kills land in the middle of executions.
+const WORKFLOW: &str = r#"name: crash-5-node
+description: trigger then jsonpath then transform then a short wait then stop
 nodes:
   - id: hook
     type: trigger.webhook
@@ -38,6 +40,10 @@ nodes:
       value:
         severity: "{{ pick.output }}"
         seq: "{{ hook.output.alert.seq }}"
+  - id: pause
+    type: core.wait
+    params:
+      duration: 1s
   - id: done
     type: core.stop
     params:
@@ -45,7 +51,8 @@ nodes:
 edges:
   - { from: hook, to: pick }
   - { from: pick, to: shape }
-  - { from: shape, to: done }
+  - { from: shape, to: pause }
+  - { from: pause, to: done }
 "#;
 
 struct Server {
@@ -324,7 +331,7 @@ async fn sigkill_mid_stream_loses_and_repeats_nothing() {
                     .iter()
                     .map(|s| s["node_id"].as_str().expect("node_id"))
                     .collect();
-                assert_eq!(nodes.len(), 4, "{id} has steps {nodes:?}");
+                assert_eq!(nodes.len(), NODES.len(), "{id} has steps {nodes:?}");
                 assert_eq!(
                     nodes.iter().collect::<HashSet<_>>(),
                     NODES.iter().collect::<HashSet<_>>(),

@@ -210,6 +210,12 @@ async fn insert_executions(
 
 /// Sets each execution's new state if its committer still holds the lease; returns the ids of the
 /// executions updated (the others lost their lease: nothing of theirs is written).
+///
+/// The fence is the lease owner alone: only a queued or running execution holds a lease (waiting,
+/// finishing and cancelling all release it; PostgreSQL checks this with the constraint
+/// `executions_lease_active`). The statement names no status on purpose: PostgreSQL plans a
+/// prepared statement once, and a plan made while the table was new and empty would otherwise scan
+/// every active execution through the status index instead of finding each by id.
 async fn update_executions<'a>(
     c: &mut AnyConnection,
     commits: &[&'a Commit],
@@ -225,8 +231,7 @@ async fn update_executions<'a>(
              started_at = COALESCE(executions.started_at, {}), finished_at = v.column6, \
              lease_owner = v.column7, lease_until = v.column8 \
              FROM (VALUES {}) AS v \
-             WHERE executions.id = v.column1 AND executions.lease_owner = v.column2 \
-             AND executions.status IN ('queued', 'running') RETURNING id",
+             WHERE executions.id = v.column1 AND executions.lease_owner = v.column2 RETURNING id",
             params.one(),
             params.rows(chunk.len(), COLS)
         );

@@ -41,8 +41,18 @@ pub struct Store {
     backend: Backend,
     writer: Arc<writer::Writer>,
     url: Arc<str>,
-    /// Workflow rows and API key hashes for webhooks (SQLite only: one process owns the data).
-    cache: Option<Arc<cache::ReadCache>>,
+    /// Workflow rows and API key hashes for webhooks.
+    cache: Arc<cache::ReadCache>,
+    /// Stops the PostgreSQL cache follower when the last clone of the store is dropped.
+    _follower: Option<Arc<AbortOnDrop>>,
+}
+
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The PostgreSQL channel on which commits that create work announce it.
@@ -103,13 +113,25 @@ impl Store {
             Backend::Postgres => 4,
         };
         let writer = writer::Writer::start(&pool, lanes).await?;
+        let cache = Arc::new(cache::ReadCache::new(backend == Backend::Sqlite));
+        let follower = (backend == Backend::Postgres).then(|| {
+            let task = tokio::spawn(cache::follow(url.clone(), cache.clone()));
+            Arc::new(AbortOnDrop(task.abort_handle()))
+        });
         Ok(Self {
             pool,
             backend,
             writer: Arc::new(writer),
             url: url.into(),
-            cache: (backend == Backend::Sqlite).then(Default::default),
+            cache,
+            _follower: follower,
         })
+    }
+
+    /// Whether the webhook read cache is in use: always with SQLite; with PostgreSQL while this
+    /// process listens for other processes' changes.
+    pub fn read_cache_enabled(&self) -> bool {
+        self.cache.enabled()
     }
 
     pub fn backend(&self) -> Backend {
@@ -126,11 +148,26 @@ impl Store {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut AnyConnection) -> WriteFuture<'c, T> + Send + 'static,
     {
-        let out = self.writer.submit(f).await;
-        // Any write may change a workflow or a key: forget what the read cache holds.
-        if let Some(cache) = &self.cache {
-            cache.invalidate();
-        }
+        let backend = self.backend;
+        let out = self
+            .writer
+            .submit(move |c| {
+                Box::pin(async move {
+                    let out = f(&mut *c).await?;
+                    // Any write may change a workflow or a key: other processes forget what their
+                    // read caches hold when this commits.
+                    if backend == Backend::Postgres {
+                        sqlx::query("SELECT pg_notify($1, '')")
+                            .bind(cache::CACHE_CHANNEL)
+                            .execute(&mut *c)
+                            .await?;
+                    }
+                    Ok(out)
+                })
+            })
+            .await;
+        // ... and so does this one.
+        self.cache.invalidate();
         out
     }
 

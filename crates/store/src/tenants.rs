@@ -280,9 +280,7 @@ impl Store {
         org_id: &str,
         name: &str,
     ) -> Result<Option<String>, StoreError> {
-        let Some(cache) = &self.cache else {
-            return self.api_key_hash_uncached(org_id, name).await;
-        };
+        let cache = &self.cache;
         if let Some(hit) = cache.api_key(org_id, name) {
             return Ok(hit);
         }

@@ -119,9 +119,7 @@ impl Store {
     /// The workflow by id alone, deleted ones included (webhooks: the caller then checks the key
     /// of its organization).
     pub async fn workflow_any_org(&self, id: &str) -> Result<Option<WorkflowRow>, StoreError> {
-        let Some(cache) = &self.cache else {
-            return self.workflow_any_org_uncached(id).await;
-        };
+        let cache = &self.cache;
         if let Some(hit) = cache.workflow(id) {
             return Ok(hit);
         }

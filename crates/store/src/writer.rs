@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use sqlx::{AnyConnection, AnyPool, Connection, Executor};
+use sqlx::{AnyConnection, AnyPool, Executor};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::batch::{self, Typed};
@@ -136,18 +136,26 @@ async fn run_lane(pool: AnyPool, mut rx: mpsc::Receiver<Op>, stats: Arc<Stats>) 
                 stats.commits.fetch_add(1, Ordering::Relaxed);
                 stats.ops.fetch_add(n, Ordering::Relaxed);
             }
-            Err(()) => conn = None, // drop a connection that failed mid-transaction
+            Err(()) => {
+                // The connection may be inside a transaction: close it rather than return it.
+                if let Some(c) = conn.take() {
+                    let _ = c.close().await;
+                }
+            }
         }
     }
 }
 
-/// The statement that ends an operation's savepoint (rolling it back if it failed) and, unless it
-/// was the last of the batch, opens the next one: one round trip between operations.
+/// Opens the batch's transaction and its first operation's savepoint, in one round trip.
+const BEGIN: &str = "BEGIN; SAVEPOINT op";
+
+/// The statement that ends an operation's savepoint (rolling it back if it failed) and then opens
+/// the next one, or commits the batch after its last: one round trip between operations.
 fn end_of_op(ok: bool, last: bool) -> &'static str {
     match (ok, last) {
-        (true, true) => "RELEASE SAVEPOINT op",
+        (true, true) => "RELEASE SAVEPOINT op; COMMIT",
         (true, false) => "RELEASE SAVEPOINT op; SAVEPOINT op",
-        (false, true) => "ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op",
+        (false, true) => "ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op; COMMIT",
         (false, false) => "ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op; SAVEPOINT op",
     }
 }
@@ -184,15 +192,11 @@ async fn apply(conn: &mut AnyConnection, batch: Vec<Op>) -> Result<(), ()> {
         }
     };
     let mut rest: VecDeque<Op> = batch.into();
-    let mut tx = match conn.begin().await {
-        Ok(tx) => tx,
-        Err(e) => {
-            fail_all(rest.into_iter().map(|op| op.reply).collect(), e.to_string());
-            return Err(());
-        }
-    };
-    // The first operation's savepoint; each later one is opened by the previous one's end.
-    if let Err(e) = tx.execute("SAVEPOINT op").await {
+    // The transaction is driven by statements rather than `Connection::begin`, so that opening it
+    // and committing it share round trips with the savepoints. Each later savepoint is opened by
+    // the previous operation's end; the last operation's end commits.
+    let tx = conn;
+    if let Err(e) = tx.execute(BEGIN).await {
         fail_all(rest.into_iter().map(|op| op.reply).collect(), e.to_string());
         return Err(());
     }
@@ -203,7 +207,7 @@ async fn apply(conn: &mut AnyConnection, batch: Vec<Op>) -> Result<(), ()> {
     'ops: while let Some(op) = rest.pop_front() {
         match op.work {
             Work::Job(job) => {
-                let out = (job)(&mut tx).await;
+                let out = (job)(&mut *tx).await;
                 let end = end_of_op(out.is_ok(), rest.is_empty());
                 results.push((op.reply, out));
                 if let Err(e) = tx.execute(end).await {
@@ -215,7 +219,7 @@ async fn apply(conn: &mut AnyConnection, batch: Vec<Op>) -> Result<(), ()> {
                 let group = take_group((typed, op.reply), &mut rest);
                 let (ops, replies): (Vec<_>, Vec<_>) = group.into_iter().unzip();
                 // The whole group in one savepoint; if it fails, each operation alone in its own.
-                let outs = match batch::apply_group(&mut tx, &ops).await {
+                let outs = match batch::apply_group(&mut *tx, &ops).await {
                     Ok(outs) => outs.into_iter().map(Ok).collect(),
                     Err(e) if ops.len() == 1 => vec![Err(e)],
                     Err(_) => Vec::new(),
@@ -238,7 +242,7 @@ async fn apply(conn: &mut AnyConnection, batch: Vec<Op>) -> Result<(), ()> {
                 let mut replies = replies.into_iter();
                 for (i, op) in ops.iter().enumerate() {
                     let reply = replies.next().expect("one reply per operation");
-                    let out = batch::apply_group(&mut tx, std::slice::from_ref(op))
+                    let out = batch::apply_group(&mut *tx, std::slice::from_ref(op))
                         .await
                         .map(|mut outs| outs.remove(0));
                     let end = end_of_op(out.is_ok(), i + 1 == n && rest.is_empty());
@@ -264,16 +268,9 @@ async fn apply(conn: &mut AnyConnection, batch: Vec<Op>) -> Result<(), ()> {
         );
         return Err(());
     }
-    match tx.commit().await {
-        Ok(()) => {
-            for (reply, out) in results {
-                let _ = reply.send(out);
-            }
-            Ok(())
-        }
-        Err(e) => {
-            fail_all(results.into_iter().map(|(r, _)| r).collect(), e.to_string());
-            Err(())
-        }
+    // The last operation's end committed.
+    for (reply, out) in results {
+        let _ = reply.send(out);
     }
+    Ok(())
 }

@@ -2,6 +2,8 @@
 //! PostgreSQL too (each test in a fresh database): claims, leases, fencing, cancellation,
 //! approvals, pagination and retention.
 
+mod common;
+
 use serde_json::json;
 
 use flowgate_store::executions::{Commit, Created, ExecutionFilter, NewExecution};
@@ -17,19 +19,7 @@ async fn stores() -> Vec<(String, Store, Option<tempfile::TempDir>)> {
         Store::open(&url).await.unwrap(),
         Some(dir),
     ));
-    if let Ok(admin) = std::env::var("FLOWGATE_TEST_POSTGRES_URL") {
-        let name = format!("t_{}", uuid_simple());
-        sqlx::any::install_default_drivers();
-        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
-            .await
-            .unwrap();
-        sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
-            .await
-            .unwrap();
-        let url = match admin.rfind('/') {
-            Some(i) => format!("{}/{name}", &admin[..i]),
-            None => panic!("FLOWGATE_TEST_POSTGRES_URL needs a database path"),
-        };
+    if let Some(url) = common::fresh_postgres_database().await {
         out.push((
             "postgres".to_string(),
             Store::open(&url).await.unwrap(),
@@ -37,10 +27,6 @@ async fn stores() -> Vec<(String, Store, Option<tempfile::TempDir>)> {
         ));
     }
     out
-}
-
-fn uuid_simple() -> String {
-    new_id().replace('-', "")
 }
 
 fn execution(org: &str, workflow: &str) -> ExecutionRow {
@@ -434,18 +420,8 @@ async fn an_older_schema_is_migrated_and_keeps_its_data() {
         "sqlite",
         format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display()),
     )];
-    if let Ok(admin) = std::env::var("FLOWGATE_TEST_POSTGRES_URL") {
-        let name = format!("old_{}", uuid_simple());
-        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
-            .await
-            .unwrap();
-        sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
-            .await
-            .unwrap();
-        urls.push((
-            "postgres",
-            format!("{}/{name}", &admin[..admin.rfind('/').unwrap()]),
-        ));
+    if let Some(url) = common::fresh_postgres_database().await {
+        urls.push(("postgres", url));
     }
     for (dialect, url) in urls {
         // The schema as version 1 left it, with data in it.

@@ -92,6 +92,7 @@ pub struct If;
 
 static DESCRIPTOR: Descriptor = Descriptor {
     dynamic_ports: true,
+    pure: true,
     ..Descriptor::new(
         "core.if",
         "If",

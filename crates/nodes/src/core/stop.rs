@@ -18,6 +18,7 @@ pub struct Stop;
 
 static STOP: Descriptor = Descriptor {
     error_port: false,
+    pure: true,
     ..Descriptor::new(
         "core.stop",
         "Stop",
@@ -50,6 +51,7 @@ pub struct Fail;
 
 static FAIL: Descriptor = Descriptor {
     error_port: false,
+    pure: true,
     ..Descriptor::new(
         "core.fail",
         "Fail",

@@ -60,12 +60,15 @@ pub struct StringParams {
 
 pub struct StringNode;
 
-static DESCRIPTOR: Descriptor = Descriptor::new(
-    "core.string",
-    "String",
-    Category::Core,
-    "Text operations: to_lower, to_upper, replace, regex_extract_all, split, join, strip.",
-);
+static DESCRIPTOR: Descriptor = Descriptor {
+    pure: true,
+    ..Descriptor::new(
+        "core.string",
+        "String",
+        Category::Core,
+        "Text operations: to_lower, to_upper, replace, regex_extract_all, split, join, strip.",
+    )
+};
 
 fn compile(pattern: &str) -> Result<Regex, String> {
     Regex::new(pattern).map_err(|e| format!("`{pattern}` is not a valid regular expression: {e}"))

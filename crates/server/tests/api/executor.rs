@@ -151,6 +151,33 @@ async fn stop_ends_the_run_as_stopped_and_fail_as_failed_with_its_message() {
 }
 
 #[tokio::test]
+async fn a_workflow_that_only_computes_is_stored_finished_and_pure_steps_lead_into_the_rest() {
+    let app = spawn_app().await;
+    // Every step only computes: the 202 comes after the whole run is stored, finished.
+    let pure = "name: pure\ndescription: d\nnodes:\n  - { id: start, type: trigger.manual }\n  - { id: pick, type: core.jsonpath, params: { json_object: '{{ start.output }}', json_path: '$.n' } }\n  - { id: check, type: core.if, params: { rules: [ { port: big, left: '{{ pick.output }}', operator: '>', right: 1 } ] } }\n  - { id: shape, type: core.transform, params: { value: 'n is {{ pick.output }}' } }\n  - { id: small, type: core.transform, params: { value: small } }\n  - { id: done, type: core.stop, params: { message: computed } }\nedges:\n  - { from: start, to: pick }\n  - { from: pick, to: check }\n  - { from: check, port: big, to: shape }\n  - { from: check, port: else, to: small }\n  - { from: shape, to: done }\n";
+    let id = app.workflow_id(ADMIN, pure).await;
+    let exec_id = app.run_manual(ADMIN, &id, &json!({ "n": 2 })).await;
+    let exec = app.execution(ADMIN, &exec_id).await;
+    assert_eq!(exec["status"], "stopped", "{exec:#}");
+    assert!(exec["finished_at"].is_string() && exec["started_at"].is_string());
+    assert_eq!(step(&exec, "shape")["output"]["output"], "n is 2");
+    assert_eq!(step(&exec, "small")["status"], "skipped");
+    assert_each_step_once(&exec);
+
+    // Pure steps first, then a wait: the run goes on after the 202 from what was stored.
+    let mixed = "name: mixed\ndescription: d\nnodes:\n  - { id: start, type: trigger.manual }\n  - { id: shape, type: core.transform, params: { value: '{{ start.output.n }}' } }\n  - { id: pause, type: core.wait, params: { duration: 1s } }\n  - { id: after, type: core.transform, params: { value: 'after {{ shape.output }}' } }\nedges:\n  - { from: start, to: shape }\n  - { from: shape, to: pause }\n  - { from: pause, to: after }\n";
+    let id = app.workflow_id(ADMIN, mixed).await;
+    let exec_id = app.run_manual(ADMIN, &id, &json!({ "n": 3 })).await;
+    let exec = app.execution(ADMIN, &exec_id).await;
+    assert_ne!(exec["status"], "succeeded", "{exec:#}");
+    assert_eq!(step(&exec, "shape")["status"], "succeeded", "{exec:#}");
+    let exec = app.wait_finished(ADMIN, &exec_id).await;
+    assert_eq!(exec["status"], "succeeded", "{exec:#}");
+    assert_eq!(step(&exec, "after")["output"]["output"], "after 3");
+    assert_each_step_once(&exec);
+}
+
+#[tokio::test]
 async fn a_manual_run_answers_202_once_the_execution_exists() {
     let app = spawn_app().await;
     let id = app.workflow_id(ADMIN, &manual_yaml("by hand")).await;
