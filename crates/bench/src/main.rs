@@ -1,8 +1,8 @@
 //! `flowgate-bench`: drives real `flowgate serve` processes over HTTP on loopback and reports
 //! accepted webhooks/s, finished executions/s, latencies and peak memory (issue 2, "Performance").
 //!
-//! `webhook` starts fresh servers (or targets `--url`), creates an API key and the 4-node workflow
-//! trigger → core.jsonpath → core.transform → core.stop, sends a bounded number of webhooks over a
+//! `webhook` starts fresh servers (or targets `--url`), creates an API key and a 4-node workflow
+//! (`--workflow`, see [`workflows`]), sends a bounded number of webhooks over a
 //! bounded number of keep-alive connections, waits until every accepted execution has finished,
 //! and prints a table and one JSON line per run (and the medians when `--runs` > 1).
 //!
@@ -13,6 +13,7 @@ mod load;
 mod park_approvals;
 mod report;
 mod server;
+mod workflows;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -43,6 +44,9 @@ enum Command {
     /// Runs the Slack stand-in and prints its Web API URL (used by park-approvals).
     #[command(hide = true)]
     SlackStandin,
+    /// Runs the Spot stand-in and prints its base URL (used by `webhook --workflow enrich`).
+    #[command(hide = true)]
+    SpotStandin,
     /// Webhook throughput: accepted webhooks/s, finished 4-node executions/s, latencies, peak RSS.
     Webhook(WebhookArgs),
 }
@@ -97,6 +101,10 @@ struct WebhookArgs {
     /// Print only the JSON lines.
     #[arg(long)]
     json: bool,
+    /// The workflow the webhooks start: `compute` only computes (stored once, finished);
+    /// `enrich` makes an HTTP call to a Spot stand-in (stored twice, with the call between).
+    #[arg(long, value_enum, default_value = "compute")]
+    workflow: workflows::BenchWorkflow,
 }
 
 fn parse_env(s: &str) -> Result<(String, String), String> {
@@ -120,6 +128,7 @@ fn main() -> std::process::ExitCode {
         Command::Webhook(args) => runtime.block_on(webhook(args)),
         Command::ParkApprovals(args) => runtime.block_on(park_approvals::run(args)),
         Command::SlackStandin => runtime.block_on(park_approvals::serve_standin()),
+        Command::SpotStandin => runtime.block_on(workflows::serve_spot_standin()),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -134,6 +143,7 @@ async fn webhook(args: WebhookArgs) -> Result<()> {
     if args.concurrency == 0 || args.requests == 0 || args.runs == 0 {
         bail!("--requests, --concurrency and --runs must be at least 1");
     }
+    let prepared = workflows::Prepared::start(args.workflow)?;
     let launch = Launch {
         binary: args
             .server_bin
@@ -141,7 +151,7 @@ async fn webhook(args: WebhookArgs) -> Result<()> {
             .unwrap_or_else(server::default_binary),
         database_url: args.database_url.clone(),
         processes: args.processes.max(1),
-        env: args.server_env.clone(),
+        env: [args.server_env.clone(), prepared.server_env.clone()].concat(),
         keep_data: args.keep_data,
     };
     let backend = match args.database_url.as_deref() {
@@ -168,7 +178,8 @@ async fn webhook(args: WebhookArgs) -> Result<()> {
                 target: fleet.servers[0].target.clone(),
                 token: fleet.admin_token.clone(),
             };
-            let result = one_run(&args, run, &api, &fleet.targets(), &fleet.pids()).await;
+            let result =
+                one_run(&args, &prepared, run, &api, &fleet.targets(), &fleet.pids()).await;
             if result.is_err() {
                 eprintln!("server log:\n{}", fleet.log_tail());
             }
@@ -187,7 +198,7 @@ async fn webhook(args: WebhookArgs) -> Result<()> {
                 target: targets[0].clone(),
                 token,
             };
-            one_run(&args, run, &api, &targets, &args.server_pid).await?
+            one_run(&args, &prepared, run, &api, &targets, &args.server_pid).await?
         };
         let mut report = report;
         report.backend = backend.into();
@@ -213,37 +224,8 @@ async fn webhook(args: WebhookArgs) -> Result<()> {
     Ok(())
 }
 
-const WORKFLOW: &str = r#"name: bench-4-node
-description: Benchmark workflow, trigger then jsonpath then transform then stop
-nodes:
-  - id: hook
-    type: trigger.webhook
-    params:
-      api_key: KEY_NAME
-  - id: pick
-    type: core.jsonpath
-    params:
-      json_object: "{{ hook.output }}"
-      json_path: "$.alert.severity"
-  - id: shape
-    type: core.transform
-    params:
-      value:
-        severity: "{{ pick.output }}"
-        host: "{{ hook.output.alert.host }}"
-        summary: "{{ hook.output.alert.host }} is {{ pick.output }}"
-  - id: done
-    type: core.stop
-    params:
-      message: handled
-edges:
-  - { from: hook, to: pick }
-  - { from: pick, to: shape }
-  - { from: shape, to: done }
-"#;
-
-/// Creates an API key and the 4-node workflow; returns (workflow id, key).
-async fn setup(api: &Api) -> Result<(String, String)> {
+/// Creates an API key and the workflow; returns (workflow id, key).
+async fn setup(api: &Api, prepared: &workflows::Prepared) -> Result<(String, String)> {
     let name = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let key = api
         .json(
@@ -263,7 +245,7 @@ async fn setup(api: &Api) -> Result<(String, String)> {
             Method::POST,
             "/api/v1/workflows",
             "application/yaml",
-            WORKFLOW.replace("KEY_NAME", &name),
+            prepared.document(&name),
         )
         .await
         .context("creating the workflow")?;
@@ -273,12 +255,13 @@ async fn setup(api: &Api) -> Result<(String, String)> {
 
 async fn one_run(
     args: &WebhookArgs,
+    prepared: &workflows::Prepared,
     run: usize,
     api: &Api,
     targets: &[Target],
     pids: &[u32],
 ) -> Result<RunReport> {
-    let (workflow_id, api_key) = setup(api).await?;
+    let (workflow_id, api_key) = setup(api, prepared).await?;
     let apis: Vec<Api> = targets
         .iter()
         .map(|t| Api {

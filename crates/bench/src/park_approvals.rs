@@ -2,8 +2,6 @@
 //! The server runs in this process; the Slack stand-in runs in a child process so that the
 //! messages it records do not count against the server.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -36,28 +34,6 @@ pub async fn serve_standin() -> anyhow::Result<()> {
     std::future::pending::<()>().await;
     drop(standin);
     Ok(())
-}
-
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_standin() -> anyhow::Result<(Kill, String)> {
-    let exe = std::env::current_exe()?;
-    let mut child = Command::new(exe)
-        .arg("slack-standin")
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("start the Slack stand-in")?;
-    let stdout = child.stdout.take().context("stand-in stdout")?;
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
-    Ok((Kill(child), line.trim().to_string()))
 }
 
 /// `VmRSS` and `VmHWM` of this process, in KiB.
@@ -150,7 +126,7 @@ async fn park(
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let (_standin, slack_api) = start_standin()?;
+    let (_standin, slack_api) = crate::workflows::start_child("slack-standin")?;
     let dir = tempfile::tempdir()?;
     let settings = Settings {
         admin_token: Some(ADMIN.into()),
