@@ -23,9 +23,8 @@ pub enum BenchWorkflow {
 
 const SPOT_TOKEN: &str = "bench-spot-token";
 
-const COMPUTE: &str = r#"name: bench-4-node
-description: Benchmark workflow, trigger then jsonpath then transform then stop
-nodes:
+/// The trigger and the JSONPath step both workflows start with.
+const FIRST_NODES: &str = r#"nodes:
   - id: hook
     type: trigger.webhook
     params:
@@ -35,7 +34,9 @@ nodes:
     params:
       json_object: "{{ hook.output }}"
       json_path: "$.alert.severity"
-  - id: shape
+"#;
+
+const COMPUTE: &str = r#"  - id: shape
     type: core.transform
     params:
       value:
@@ -52,19 +53,7 @@ edges:
   - { from: shape, to: done }
 "#;
 
-const ENRICH: &str = r#"name: bench-4-node-enrich
-description: Benchmark workflow, trigger then jsonpath then an HTTP GET of a Spot group then stop
-nodes:
-  - id: hook
-    type: trigger.webhook
-    params:
-      api_key: KEY_NAME
-  - id: pick
-    type: core.jsonpath
-    params:
-      json_object: "{{ hook.output }}"
-      json_path: "$.alert.severity"
-  - id: group
+const ENRICH: &str = r#"  - id: group
     type: core.http_request
     params:
       method: GET
@@ -95,16 +84,20 @@ impl Prepared {
     pub fn start(workflow: BenchWorkflow) -> Result<Self> {
         match workflow {
             BenchWorkflow::Compute => Ok(Self {
-                yaml: COMPUTE.to_string(),
+                yaml: format!(
+                    "name: bench-4-node\ndescription: trigger, jsonpath, transform, stop\n{FIRST_NODES}{COMPUTE}"
+                ),
                 server_env: Vec::new(),
                 _standin: None,
             }),
             BenchWorkflow::Enrich => {
                 let (standin, url) = start_child("spot-standin")?;
                 Ok(Self {
-                    yaml: ENRICH
-                        .replace("SPOT_URL", &url)
-                        .replace("SPOT_TOKEN", SPOT_TOKEN),
+                    yaml: format!(
+                        "name: bench-4-node-enrich\ndescription: trigger, jsonpath, HTTP GET of a Spot group, stop\n{FIRST_NODES}{ENRICH}"
+                    )
+                    .replace("SPOT_URL", &url)
+                    .replace("SPOT_TOKEN", SPOT_TOKEN),
                     // The stand-in is on loopback, which `core.http_request` refuses by default.
                     server_env: vec![("FLOWGATE_ALLOW_PRIVATE_NETWORKS".into(), "true".into())],
                     _standin: Some(standin),
