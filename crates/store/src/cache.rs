@@ -114,20 +114,28 @@ impl ReadCache {
 /// process listens, emptied on every notification, and disabled whenever the listening connection
 /// is lost (notifications sent meanwhile are lost with it) until a new one listens.
 pub(crate) async fn follow(url: String, cache: Arc<ReadCache>) {
+    let mut was_listening = true; // so that not listening at start-up is reported too
     loop {
         if let Ok(mut listener) = PgListener::connect(&url).await {
             if listener.listen(CACHE_CHANNEL).await.is_ok() {
                 // Anything read before this point may predate a change nobody told us about.
                 cache.reset(true);
+                if !was_listening {
+                    tracing::info!("listening for cache notifications again");
+                }
+                was_listening = true;
                 while let Ok(Some(_)) = listener.try_recv().await {
                     cache.invalidate();
                 }
             }
         }
         cache.reset(false);
-        tracing::warn!(
-            "not listening for cache notifications; webhook reads go to the database until it is back"
-        );
+        if was_listening {
+            tracing::warn!(
+                "not listening for cache notifications; webhook reads go to the database until it is back"
+            );
+        }
+        was_listening = false;
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
