@@ -85,7 +85,16 @@ async function selectNode(id) {
 /** Waits until the executions table shows the page of the current filters (not the previous one). */
 const listSettled = () => page.locator('[data-testid="executions-table"][aria-busy="false"]').waitFor();
 
-const edgeCount = () => page.locator(".react-flow__edge").count();
+// The canvas draws edges a frame after their nodes: wait (up to 5 s) for the count expected,
+// then return the count there is.
+async function edgeCount(expected) {
+  const edges = page.locator(".react-flow__edge");
+  const deadline = Date.now() + 5000;
+  while ((await edges.count()) !== expected && Date.now() < deadline) {
+    await page.waitForTimeout(50);
+  }
+  return edges.count();
+}
 
 // ---------------------------------------------------------------------------------------------
 // Environment: the server is started once to create the org and a workflow with one real run, stopped,
@@ -215,7 +224,7 @@ test("the console beyond the seed story", async (outer) => {
     editId = (await api("POST", "/api/v1/workflows", doc)).id;
     await page.goto(`${server.base}/#/workflows/${editId}`);
     await tid("node-finish").waitFor();
-    assert.equal(await edgeCount(), 3);
+    assert.equal(await edgeCount(3), 3);
 
     // Rename a step (display name and id; references follow).
     await selectNode("finish");
@@ -234,7 +243,7 @@ test("the console beyond the seed story", async (outer) => {
     await page.locator('.react-flow__edge.selected[data-id="e:notify::done"]').waitFor();
     await page.keyboard.press("Delete");
     await edge.waitFor({ state: "detached" });
-    assert.equal(await edgeCount(), 2);
+    assert.equal(await edgeCount(2), 2);
     await shot("builder-edge-deleted");
 
     // Undo brings it back, redo removes it again, undo once more.
@@ -251,10 +260,10 @@ test("the console beyond the seed story", async (outer) => {
     await tid("canvas").locator(".react-flow__node[data-id='shape']").focus();
     await page.keyboard.press("Delete");
     await tid("node-shape").waitFor({ state: "detached" });
-    assert.equal(await edgeCount(), 1);
+    assert.equal(await edgeCount(1), 1);
     await page.keyboard.press("Control+z");
     await tid("node-shape").waitFor();
-    assert.equal(await edgeCount(), 3);
+    assert.equal(await edgeCount(3), 3);
     // The trigger cannot be deleted.
     await selectNode("trigger_1");
     await page.keyboard.press("Delete");

@@ -16,6 +16,13 @@ use flowgate_store::{new_id, ExecStatus, ExecutionRow, StepRow, StepStatus, Work
 use crate::run::{Ending, Run};
 use crate::{Engine, EngineError};
 
+/// The workflow version a new execution runs.
+struct WorkflowVersion {
+    org_id: String,
+    workflow_id: String,
+    version: i64,
+}
+
 /// A run started by `Engine::start`: unborn (not stored) until its first commit inserts it.
 pub(crate) struct Birth {
     dedup_key: Option<String>,
@@ -51,14 +58,33 @@ pub struct NewRun {
 impl Engine {
     /// Records a new execution of the workflow's current version and starts it. Returns once the
     /// execution is durably committed.
+    ///
+    /// The work runs in a task of its own, so that a caller that goes away (a webhook sender that
+    /// hangs up) cannot leave an execution stored, leased to this process, and never run.
     pub async fn start(
         self: &Arc<Self>,
         workflow: &WorkflowRow,
         event: TriggerEvent,
         dedup_key: Option<String>,
     ) -> Result<NewRun, EngineError> {
+        let version = WorkflowVersion {
+            org_id: workflow.org_id.clone(),
+            workflow_id: workflow.id.clone(),
+            version: workflow.version,
+        };
+        tokio::spawn(self.clone().start_detached(version, event, dedup_key))
+            .await
+            .map_err(|e| EngineError::Invalid(format!("starting the execution failed: {e}")))?
+    }
+
+    async fn start_detached(
+        self: Arc<Self>,
+        workflow: WorkflowVersion,
+        event: TriggerEvent,
+        dedup_key: Option<String>,
+    ) -> Result<NewRun, EngineError> {
         let doc = self
-            .document(&workflow.org_id, &workflow.id, workflow.version)
+            .document(&workflow.org_id, &workflow.workflow_id, workflow.version)
             .await?;
         let trigger = doc
             .trigger()
@@ -72,8 +98,8 @@ impl Engine {
             .map(|d| now + d.as_millis() as i64);
         let execution = ExecutionRow {
             id: id.clone(),
-            org_id: workflow.org_id.clone(),
-            workflow_id: workflow.id.clone(),
+            org_id: workflow.org_id,
+            workflow_id: workflow.workflow_id,
             workflow_version: workflow.version,
             status: ExecStatus::Queued,
             trigger_type: event.kind.clone(),

@@ -178,6 +178,44 @@ async fn a_workflow_that_only_computes_is_stored_finished_and_pure_steps_lead_in
 }
 
 #[tokio::test]
+async fn a_start_whose_caller_goes_away_still_stores_and_runs_the_execution() {
+    let app = spawn_app().await;
+    let yaml = "name: abandoned\ndescription: d\nnodes:\n  - { id: start, type: trigger.manual }\n  - { id: shape, type: core.transform, params: { value: 1 } }\n  - { id: pause, type: core.wait, params: { duration: 1s } }\nedges:\n  - { from: start, to: shape }\n  - { from: shape, to: pause }\n";
+    let id = app.workflow_id(ADMIN, yaml).await;
+    let wf = app.store().workflow_any_org(&id).await.unwrap().unwrap();
+    let engine = app.running.state.engine.clone();
+    let event = flowgate_engine::TriggerEvent {
+        kind: "manual".into(),
+        output: json!({ "output": {} }),
+        body: json!({}),
+    };
+    // Callers that give up at every moment of the start (a webhook sender hanging up).
+    const STARTS: u64 = 40;
+    for i in 0..STARTS {
+        let start = engine.start(&wf, event.clone(), None);
+        let _ = tokio::time::timeout(std::time::Duration::from_micros(i * 100), start).await;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let rows = sqlx::query("SELECT status FROM executions WHERE workflow_id = $1")
+            .bind(id.clone())
+            .fetch_all(app.store().pool())
+            .await
+            .unwrap();
+        let statuses: Vec<String> = rows.iter().map(|r| sqlx::Row::get(r, "status")).collect();
+        if statuses.len() as u64 == STARTS && statuses.iter().all(|s| s == "succeeded") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} of {STARTS} executions stored, statuses {statuses:?}",
+            statuses.len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
 async fn a_manual_run_answers_202_once_the_execution_exists() {
     let app = spawn_app().await;
     let id = app.workflow_id(ADMIN, &manual_yaml("by hand")).await;
