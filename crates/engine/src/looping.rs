@@ -1,6 +1,8 @@
 //! `core.loop`: runs the loop's body once per item, each item a child run in its own scope
 //! (`loop_id[index]`) whose steps commit as they finish, so a crash mid-loop resumes it and
-//! finished items are not run again.
+//! finished items are not run again. An item whose body waits (an approval, a wait) lets the next
+//! item start; when the others are done the loop step waits until the earliest of them, and runs
+//! again when the execution is woken.
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicI64;
@@ -98,6 +100,8 @@ impl LoopJob {
             .collect();
 
         let mut results = vec![Value::Null; items.len()];
+        // The earliest wake-up of the items that wait, and how many wait.
+        let mut waiting: Option<(i64, usize)> = None;
         let mut next = 0;
         let mut running = FuturesUnordered::new();
         loop {
@@ -112,6 +116,9 @@ impl LoopJob {
             };
             match end {
                 ItemEnd::Done(value) => results[index] = value,
+                ItemEnd::Waiting(at) => {
+                    waiting = Some(waiting.map_or((at, 1), |(w, n)| (w.min(at), n + 1)))
+                }
                 ItemEnd::Failed(message) if keep_going => {
                     results[index] = json!({ "error": { "message": message } })
                 }
@@ -134,6 +141,18 @@ impl LoopJob {
                 }
                 ItemEnd::Fenced => return (Err(NodeError::new("lease lost")), true),
             }
+        }
+        if let Some((wake_at, items)) = waiting {
+            // The loop waits with its items; it runs again when the execution is woken.
+            let state = json!({ "items_waiting": items });
+            return (
+                Ok(Outcome::Suspend {
+                    wake_at,
+                    state,
+                    approval: None,
+                }),
+                false,
+            );
         }
         (Ok(Outcome::output(json!({ "output": results }))), false)
     }

@@ -79,6 +79,8 @@ enum Effect {
 /// How one loop item ended.
 pub(crate) enum ItemEnd {
     Done(Value),
+    /// A step of the item waits (an approval, a wait) until this time or a decision.
+    Waiting(i64),
     Failed(String),
     Ended(ExecStatus, Option<String>),
     Fenced,
@@ -226,6 +228,15 @@ impl Run {
                         }
                     }
                 }
+                // A loop waits while items of its body wait: run it again, and each item looks at
+                // its own waiting steps (finished items are not run again).
+                StepStatus::Waiting
+                    if self.is_loop(&step.node_id)
+                        && step.state.as_ref().is_none_or(|st| st["retry"] != true) =>
+                {
+                    running.insert(step.node_id.clone());
+                    inflight.push(self.start(&step.node_id, step.attempts));
+                }
                 StepStatus::Waiting => {
                     if let Some(job) = self.wake_job(&step, now).await? {
                         running.insert(step.node_id.clone());
@@ -357,7 +368,10 @@ impl Run {
             }
         }
         match ending {
-            Ending::Settled => ItemEnd::Done(self.last_output()),
+            Ending::Settled => match self.earliest_wake() {
+                Some(at) => ItemEnd::Waiting(at),
+                None => ItemEnd::Done(self.last_output()),
+            },
             Ending::StepFailed(message) => ItemEnd::Failed(message),
             Ending::End(status, error) => ItemEnd::Ended(status, error),
             Ending::Fenced | Ending::Handoff => ItemEnd::Fenced,
@@ -386,14 +400,17 @@ impl Run {
     }
 
     /// Nothing is running: the execution waits for its earliest waiting step, or has succeeded.
-    async fn settle(&mut self) -> Result<(), EngineError> {
-        let wake_at = self
-            .steps
+    /// When the level's earliest waiting step wakes, if one waits.
+    fn earliest_wake(&self) -> Option<i64> {
+        self.steps
             .values()
             .filter(|s| s.status == StepStatus::Waiting)
             .filter_map(|s| s.state.as_ref().and_then(|st| st["wake_at"].as_i64()))
-            .min();
-        match wake_at {
+            .min()
+    }
+
+    async fn settle(&mut self) -> Result<(), EngineError> {
+        match self.earliest_wake() {
             Some(at) => {
                 let at = self.exec.deadline.map_or(at, |d| d.min(at));
                 self.commit(ExecStatus::Waiting, None, Some(at)).await?;
@@ -444,6 +461,8 @@ impl Run {
             wake_at,
             lease_until: self.engine.lease_until(),
             approval: self.approval.take(),
+            // Loop items may wait in scopes this run does not hold.
+            close_open: status.is_finished() && status != ExecStatus::Succeeded && self.has_loop(),
         };
         Ok(self.engine.store.commit(commit).await?)
     }
@@ -451,6 +470,18 @@ impl Run {
     /// Whether the execution is not stored yet: its next commit inserts it.
     fn unborn(&self) -> bool {
         self.birth.as_ref().is_some_and(|b| !b.stored())
+    }
+
+    /// Whether the workflow has a `core.loop`.
+    fn has_loop(&self) -> bool {
+        self.doc.nodes.iter().any(|n| self.is_loop(&n.id))
+    }
+
+    /// Whether the node runs a body (`core.loop`).
+    fn is_loop(&self, id: &str) -> bool {
+        self.doc
+            .node(id)
+            .is_some_and(|n| !self.engine.body_of(n).is_empty())
     }
 
     /// Whether the node only computes (see `Descriptor::pure`).
@@ -599,14 +630,6 @@ impl Run {
                 self.record(row);
                 ("succeeded", Effect::Continue)
             }
-            Ok(Outcome::Suspend { .. }) if !self.is_top() => (
-                "failed",
-                self.fail_step(
-                    row,
-                    "approvals and waits cannot run inside a loop body".into(),
-                    now,
-                ),
-            ),
             Ok(Outcome::Suspend {
                 wake_at,
                 state,

@@ -215,6 +215,7 @@ impl StepJob {
             wake_at: None,
             lease_until: self.engine.lease_until(),
             approval: None,
+            close_open: false,
         };
         matches!(self.engine.store.commit(commit).await, Ok(true))
     }

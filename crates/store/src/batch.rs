@@ -145,6 +145,11 @@ pub(crate) async fn apply_group(
     }
     upsert_steps(c, &steps).await?;
     for commit in &commits {
+        if commit.close_open && leased.contains(commit.execution_id.as_str()) {
+            close_open(c, &commit.execution_id).await?;
+        }
+    }
+    for commit in &commits {
         if let Some(a) = &commit.approval {
             if leased.contains(commit.execution_id.as_str()) {
                 crate::approvals::insert_approval(c, a.clone()).await?;
@@ -263,6 +268,23 @@ async fn update_executions<'a>(
         );
     }
     Ok(leased)
+}
+
+/// Cancels an ending execution's steps that are still pending, running or waiting, and its pending
+/// approvals.
+async fn close_open(c: &mut AnyConnection, execution_id: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE steps SET status = 'cancelled', finished_at = $2 WHERE execution_id = $1 AND status IN ('pending', 'running', 'waiting')")
+        .bind(execution_id.to_string())
+        .bind(now_ms())
+        .execute(&mut *c)
+        .await?;
+    sqlx::query(
+        "UPDATE approvals SET status = 'cancelled' WHERE execution_id = $1 AND status = 'pending'",
+    )
+    .bind(execution_id.to_string())
+    .execute(&mut *c)
+    .await?;
+    Ok(())
 }
 
 /// Inserts or updates steps, in order: a statement never holds the same step twice (PostgreSQL

@@ -94,6 +94,9 @@ pub struct Commit {
     pub wake_at: Option<i64>,
     pub lease_until: i64,
     pub approval: Option<ApprovalRow>,
+    /// The execution ends while steps may still be open in scopes the committer does not hold
+    /// (loop items waiting on an approval): cancel every open step and pending approval it has.
+    pub close_open: bool,
 }
 
 /// Filters of the executions list.

@@ -77,6 +77,7 @@ fn commit(exec: &str, owner: &str, steps: Vec<StepRow>, status: ExecStatus) -> C
         wake_at: None,
         lease_until: now_ms() + 30_000,
         approval: None,
+        close_open: false,
     }
 }
 

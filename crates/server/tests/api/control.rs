@@ -485,6 +485,59 @@ async fn clocked() -> (TestApp, Arc<TestClock>) {
 }
 
 #[tokio::test]
+async fn waits_inside_a_loop_body_park_the_loop_and_each_item_resumes_when_due() {
+    let (app, clock) = clocked().await;
+    let body = vec![
+        json!({ "id": "pause", "type": "core.wait", "params": { "duration": "{{ loop.item.hours }}h" } }),
+        json!({ "id": "tag", "type": "core.transform", "params": { "value": "{{ loop.item.name }} waited" } }),
+    ];
+    // One at a time: an item that waits lets the next one start.
+    let doc = loop_doc(
+        json!("{{ start.output.items }}"),
+        body,
+        vec![json!({ "from": "pause", "to": "tag" })],
+        json!({ "max_concurrency": 1 }),
+    );
+    let id = create_ok(&app, &doc).await;
+    let items = json!({ "items": [{ "name": "a", "hours": 1 }, { "name": "b", "hours": 2 }] });
+    let exec_id = app.run_manual(ADMIN, &id, &items).await;
+    let exec = wait_status(&app, &exec_id, "waiting").await;
+    assert_eq!(step(&exec, "each")["status"], "waiting", "{exec:#}");
+    for scope in ["each[0]", "each[1]"] {
+        assert_eq!(scoped(&exec, "pause", scope).unwrap()["status"], "waiting");
+    }
+    // The first item's time comes: it finishes, the loop waits on for the second.
+    clock.advance(HOUR_MS + 1000);
+    app.running.state.engine.wake();
+    let until = Instant::now() + Duration::from_secs(20);
+    while scoped(&app.execution(ADMIN, &exec_id).await, "tag", "each[0]").is_none() {
+        assert!(Instant::now() < until, "the first item did not resume");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let exec = wait_status(&app, &exec_id, "waiting").await;
+    assert_eq!(
+        scoped(&exec, "pause", "each[1]").unwrap()["status"],
+        "waiting"
+    );
+    clock.advance(HOUR_MS);
+    app.running.state.engine.wake();
+    let exec = app.wait_finished(ADMIN, &exec_id).await;
+    assert_eq!(exec["status"], "succeeded", "{exec:#}");
+    let want = json!(["a waited", "b waited"]);
+    assert_eq!(step(&exec, "each")["output"]["output"], want);
+    assert_eq!(step(&exec, "after")["output"]["output"], want);
+    for scope in ["each[0]", "each[1]"] {
+        for node in ["pause", "tag"] {
+            let s = scoped(&exec, node, scope).unwrap();
+            assert_eq!(
+                (s["status"].as_str(), s["attempts"].as_i64()),
+                (Some("succeeded"), Some(1))
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_wait_holds_the_run_until_its_time_comes() {
     let (app, clock) = clocked().await;
     let id = create_ok(&app, &wait_doc(json!({ "duration": "1h" }))).await;
