@@ -651,7 +651,23 @@ async fn approvals_inside_a_loop_body_are_asked_per_item_and_decided_separately(
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    decide(id_of("first"), "approve").await;
+    // The other is approved with a click on its own Slack message.
+    let first = w
+        .slack
+        .posted()
+        .into_iter()
+        .find(|m| full_text(m).contains("Scale down first?"))
+        .expect("the first item's message");
+    let clicked = w
+        .click(
+            &first,
+            "flowgate_approve",
+            &alice(),
+            slack::SIGNING_SECRET,
+            Tamper::None,
+        )
+        .await;
+    assert_eq!(clicked, 200);
     let exec = w.wait_status(ADMIN, &exec_id, "succeeded").await;
     assert_eq!(
         step(&exec, "each")["output"]["output"],
@@ -659,6 +675,15 @@ async fn approvals_inside_a_loop_body_are_asked_per_item_and_decided_separately(
         "{exec:#}"
     );
     assert!(w.approvals("pending").await.is_empty());
+    let asked = crate::control::scoped(&exec, "ask", "each[0]").expect("the first item asked");
+    assert_eq!(
+        asked["output"]["output"]["decided_by"],
+        json!({ "id": "U0ALICE", "name": "alice" })
+    );
+    assert!(
+        w.slack.calls("chat.update") >= 2,
+        "both messages lose their buttons"
+    );
 }
 
 #[tokio::test]
