@@ -26,7 +26,8 @@ pub struct LoopParams {
     /// Ids of the body's nodes: connected among themselves, not to the rest of the graph. Inside
     /// them `{{ loop.item }}` and `{{ loop.index }}` name the current item.
     pub nodes: Vec<String>,
-    /// How many items run at once (1 to 64).
+    /// How many items run at once (1 to 64); an item waiting for an approval or a wait does not
+    /// count.
     #[serde(default = "one")]
     pub max_concurrency: u32,
     #[serde(default)]
