@@ -3,6 +3,7 @@
 //! execution's new state in one transaction, fenced by the lease. Waiting executions hold no task:
 //! they are rows with a `wake_at` that the dispatcher claims when the time or a decision comes.
 
+mod apply;
 mod create;
 mod looping;
 pub mod plan;
