@@ -155,9 +155,16 @@ impl Engine {
                 let every = engine.config.lease / 3;
                 loop {
                     tokio::time::sleep(every).await;
+                    let running: Vec<String> = engine
+                        .active
+                        .lock()
+                        .expect("lock poisoned")
+                        .iter()
+                        .cloned()
+                        .collect();
                     if let Err(e) = engine
                         .store
-                        .heartbeat(&engine.owner, engine.lease_until())
+                        .heartbeat(&engine.owner, running, engine.lease_until())
                         .await
                     {
                         tracing::warn!(error = %e, "lease heartbeat failed");

@@ -270,6 +270,32 @@ async fn update_executions<'a>(
     Ok(leased)
 }
 
+/// Extends `owner`'s leases on the executions `ids` (those it is running); returns how many changed.
+pub(crate) async fn renew_leases(
+    c: &mut AnyConnection,
+    owner: &str,
+    ids: &[String],
+    until: i64,
+) -> Result<u64, StoreError> {
+    let mut renewed = 0;
+    for chunk in buckets(ids) {
+        let mut p = Params::new(c);
+        let (until_p, owner_p) = (p.one(), p.one());
+        let list: Vec<String> = chunk.iter().map(|_| p.one()).collect();
+        let sql = format!(
+            "UPDATE executions SET lease_until = {until_p} WHERE lease_owner = {owner_p} \
+             AND status IN ('queued', 'running') AND id IN ({})",
+            list.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(until).bind(owner.to_string());
+        for id in chunk {
+            q = q.bind(id.clone());
+        }
+        renewed += q.execute(&mut *c).await?.rows_affected();
+    }
+    Ok(renewed)
+}
+
 /// Cancels an ending execution's steps that are still pending, running or waiting, and its pending
 /// approvals.
 async fn close_open(c: &mut AnyConnection, execution_id: &str) -> Result<(), StoreError> {

@@ -310,18 +310,21 @@ impl Store {
         .await
     }
 
-    /// Extends the leases this process holds.
-    pub async fn heartbeat(&self, owner: &str, lease_until: i64) -> Result<u64, StoreError> {
+    /// Extends the leases this process holds on the executions it is running (`ids`). An
+    /// execution leased to this process but not running in it (its start was interrupted after the
+    /// insert) is left to expire, so that a dispatcher claims and runs it.
+    pub async fn heartbeat(
+        &self,
+        owner: &str,
+        ids: Vec<String>,
+        lease_until: i64,
+    ) -> Result<u64, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
         let owner = owner.to_string();
         self.write_hot(move |c| {
-            Box::pin(async move {
-                let done = sqlx::query("UPDATE executions SET lease_until = $2 WHERE lease_owner = $1 AND status IN ('queued', 'running')")
-                    .bind(owner)
-                    .bind(lease_until)
-                    .execute(&mut *c)
-                    .await?;
-                Ok(done.rows_affected())
-            })
+            Box::pin(async move { crate::batch::renew_leases(c, &owner, &ids, lease_until).await })
         })
         .await
     }

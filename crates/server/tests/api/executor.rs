@@ -5,7 +5,9 @@ use std::collections::HashSet;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{manual_yaml, ran, spawn_app, spawn_idle_app, step, TestApp, ADMIN};
+use crate::helpers::{
+    manual_yaml, ran, spawn_app, spawn_app_with, spawn_idle_app, step, TestApp, ADMIN,
+};
 
 /// `pick` fails when the payload has no `wanted` (no JSONPath match) and then continues on its
 /// `error` port; `join` has one predecessor on each branch.
@@ -213,6 +215,62 @@ async fn a_start_whose_caller_goes_away_still_stores_and_runs_the_execution() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test]
+async fn an_execution_leased_here_but_not_running_here_is_taken_up_when_its_lease_ends() {
+    use flowgate_store::executions::NewExecution;
+    use flowgate_store::{ExecStatus, ExecutionRow, StepRow, StepStatus};
+    let app = spawn_app_with(|_, o| o.engine.lease = std::time::Duration::from_secs(1)).await;
+    let id = app.workflow_id(ADMIN, &manual_yaml("orphan")).await;
+    let wf = app.store().workflow_any_org(&id).await.unwrap().unwrap();
+    let owner = app.running.state.engine.owner().to_string();
+    let now = flowgate_store::now_ms();
+    let exec_id = flowgate_store::new_id();
+    // What a start interrupted between its insert and its run leaves: stored, leased to this
+    // process, running nowhere. The heartbeat must not keep that lease alive.
+    let execution = ExecutionRow {
+        id: exec_id.clone(),
+        org_id: wf.org_id.clone(),
+        workflow_id: wf.id.clone(),
+        workflow_version: wf.version,
+        status: ExecStatus::Queued,
+        trigger_type: "manual".into(),
+        trigger: json!({ "body": { "n": 7 }, "received_at": now }),
+        created_at: now,
+        started_at: None,
+        finished_at: None,
+        error: None,
+        wake_at: None,
+        deadline: None,
+    };
+    let trigger = StepRow {
+        execution_id: exec_id.clone(),
+        scope: String::new(),
+        node_id: "start".into(),
+        seq: 0,
+        node_type: "trigger.manual".into(),
+        name: None,
+        status: StepStatus::Succeeded,
+        port: None,
+        attempts: 1,
+        input: None,
+        output: Some(json!({ "output": { "n": 7 } })),
+        error: None,
+        state: None,
+        started_at: Some(now),
+        finished_at: Some(now),
+    };
+    let new = NewExecution {
+        execution,
+        steps: vec![trigger],
+        dedup_key: None,
+        lease: Some((owner, now + 1000)),
+    };
+    app.store().create_execution(new).await.unwrap();
+    let exec = app.wait_finished(ADMIN, &exec_id).await;
+    assert_eq!(exec["status"], "succeeded", "{exec:#}");
+    assert_eq!(step(&exec, "echo")["output"]["output"], json!({ "n": 7 }));
 }
 
 #[tokio::test]
