@@ -368,14 +368,28 @@ impl Run {
             }
         }
         match ending {
-            Ending::Settled => match self.earliest_wake() {
-                Some(at) => ItemEnd::Waiting(at),
-                None => ItemEnd::Done(self.last_output()),
+            // Run again (after a wait or a crash), an item that failed before stays failed.
+            Ending::Settled => match (self.unrouted_failure(), self.earliest_wake()) {
+                (Some(message), _) => ItemEnd::Failed(message),
+                (None, Some(at)) => ItemEnd::Waiting(at),
+                (None, None) => ItemEnd::Done(self.last_output()),
             },
             Ending::StepFailed(message) => ItemEnd::Failed(message),
             Ending::End(status, error) => ItemEnd::Ended(status, error),
             Ending::Fenced | Ending::Handoff => ItemEnd::Fenced,
         }
+    }
+
+    /// How the level failed, if a step of it failed with no `error` edge to go on.
+    fn unrouted_failure(&self) -> Option<String> {
+        self.steps
+            .values()
+            .filter(|s| s.status == StepStatus::Failed && s.port.as_deref() != Some("error"))
+            .min_by_key(|s| s.seq)
+            .map(|s| {
+                let message = s.error.clone().unwrap_or_default();
+                format!("step `{}` failed: {message}", s.node_id)
+            })
     }
 
     /// The output of the level's last node (one with no outgoing edge), as the item's result.

@@ -538,6 +538,34 @@ async fn waits_inside_a_loop_body_park_the_loop_and_each_item_resumes_when_due()
 }
 
 #[tokio::test]
+async fn a_failed_item_stays_failed_when_the_loop_runs_again_after_a_wait() {
+    let (app, clock) = clocked().await;
+    let body = vec![
+        json!({ "id": "pause", "type": "core.wait", "params": { "duration": "{{ loop.item }}" } }),
+    ];
+    let doc = loop_doc(
+        json!(["soon", "1h"]),
+        body,
+        vec![],
+        json!({ "on_item_error": "continue" }),
+    );
+    let id = create_ok(&app, &doc).await;
+    let exec_id = app.run_manual(ADMIN, &id, &json!({})).await;
+    wait_status(&app, &exec_id, "waiting").await;
+    clock.advance(HOUR_MS + 1000);
+    app.running.state.engine.wake();
+    let exec = app.wait_finished(ADMIN, &exec_id).await;
+    assert_eq!(exec["status"], "succeeded", "{exec:#}");
+    let out = &step(&exec, "each")["output"]["output"];
+    let failed = out[0]["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        failed.contains("step `pause` failed") && failed.contains("soon"),
+        "{out:#}"
+    );
+    assert!(out[1]["waited_until"].is_string(), "{out:#}");
+}
+
+#[tokio::test]
 async fn a_wait_holds_the_run_until_its_time_comes() {
     let (app, clock) = clocked().await;
     let id = create_ok(&app, &wait_doc(json!({ "duration": "1h" }))).await;
