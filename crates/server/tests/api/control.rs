@@ -1,7 +1,7 @@
 //! Control structures through the API: `core.if` (every operator family, numeric comparison of
-//! numeric strings, first match wins, `else`, skipped branches), `core.loop` (items, index,
-//! per-item error policy, non-lists, body wiring), `core.wait` (durable, across a restart, with
-//! a test clock), the workflow `timeout`, and `core.string`.
+//! numeric strings, first match wins, `else`, skipped branches), `core.wait` (durable, across a
+//! restart, with a test clock), the workflow `timeout`, and `core.string`. `core.loop` is in
+//! `loops.rs`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -66,7 +66,7 @@ pub fn scoped<'a>(exec: &'a Value, node_id: &str, scope: &str) -> Option<&'a Val
         .find(|s| s["node_id"] == node_id && s["scope"] == scope)
 }
 
-fn manual_doc(name: &str, nodes: Vec<Value>, edges: Vec<Value>) -> Value {
+pub fn manual_doc(name: &str, nodes: Vec<Value>, edges: Vec<Value>) -> Value {
     let mut all = vec![json!({ "id": "start", "type": "trigger.manual" })];
     all.extend(nodes);
     json!({ "name": name, "description": "control structures", "nodes": all, "edges": edges })
@@ -263,205 +263,9 @@ async fn an_invalid_if_regex_or_a_missing_right_is_refused_at_save_time() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// core.loop
-
-fn loop_doc(items: Value, body: Vec<Value>, body_edges: Vec<Value>, extra: Value) -> Value {
-    let ids: Vec<Value> = body.iter().map(|n| n["id"].clone()).collect();
-    let mut params = json!({ "items": items, "nodes": ids });
-    for (k, v) in extra.as_object().unwrap() {
-        params[k] = v.clone();
-    }
-    let mut nodes = vec![json!({ "id": "each", "type": "core.loop", "params": params })];
-    nodes.extend(body);
-    nodes.push(json!({ "id": "after", "type": "core.transform", "params": { "value": "{{ each.output }}" } }));
-    let mut edges = vec![
-        json!({ "from": "start", "to": "each" }),
-        json!({ "from": "each", "to": "after" }),
-    ];
-    edges.extend(body_edges);
-    manual_doc("loop", nodes, edges)
-}
-
-#[tokio::test]
-async fn a_loop_runs_its_body_per_item_with_item_and_index_and_collects_the_results() {
-    let app = spawn_app().await;
-    let body = vec![
-        json!({ "id": "greet", "type": "core.transform", "params": { "value": "{{ loop.index }}: hello {{ loop.item.name }}" } }),
-        json!({ "id": "shout", "type": "core.string", "params": { "input": "{{ greet.output }} from {{ start.output.team }}", "operation": "to_upper" } }),
-    ];
-    let doc = loop_doc(
-        json!("{{ start.output.people }}"),
-        body,
-        vec![json!({ "from": "greet", "to": "shout" })],
-        json!({ "max_concurrency": 2 }),
-    );
-    let id = create_ok(&app, &doc).await;
-    let payload =
-        json!({ "team": "ops", "people": [{ "name": "ann" }, { "name": "bo" }, { "name": "cy" }] });
-    let exec = run_to_end(&app, &id, &payload).await;
-    assert_eq!(exec["status"], "succeeded", "{exec:#}");
-    let want = json!([
-        "0: HELLO ANN FROM OPS",
-        "1: HELLO BO FROM OPS",
-        "2: HELLO CY FROM OPS"
-    ]);
-    assert_eq!(step(&exec, "each")["output"]["output"], want);
-    assert_eq!(step(&exec, "after")["output"]["output"], want);
-    // Each item's steps are recorded in its own scope.
-    for i in 0..3 {
-        let scope = format!("each[{i}]");
-        for node in ["greet", "shout"] {
-            let s = scoped(&exec, node, &scope)
-                .unwrap_or_else(|| panic!("no {node} in {scope}: {exec:#}"));
-            assert_eq!(s["status"], "succeeded");
-        }
-    }
-    // An empty list runs nothing and gives an empty list.
-    let exec = run_to_end(&app, &id, &json!({ "team": "ops", "people": [] })).await;
-    assert_eq!(exec["status"], "succeeded", "{exec:#}");
-    assert_eq!(step(&exec, "each")["output"]["output"], json!([]));
-}
-
-/// A body whose only node fails for an item without `v` (a JSONPath that matches nothing).
-fn picky_loop(policy: &str) -> Value {
-    loop_doc(
-        json!("{{ start.output.items }}"),
-        vec![
-            json!({ "id": "pick", "type": "core.jsonpath", "params": { "json_object": "{{ loop.item }}", "json_path": "$.v" } }),
-        ],
-        vec![],
-        json!({ "on_item_error": policy, "max_concurrency": 1 }),
-    )
-}
-
-#[tokio::test]
-async fn a_failed_item_stops_the_loop_or_is_recorded_and_skipped_over() {
-    let app = spawn_app().await;
-    let payload = json!({ "items": [{ "v": 1 }, { "w": 2 }, { "v": 3 }] });
-
-    let id = create_ok(&app, &picky_loop("continue")).await;
-    let exec = run_to_end(&app, &id, &payload).await;
-    assert_eq!(exec["status"], "succeeded", "{exec:#}");
-    let out = &step(&exec, "each")["output"]["output"];
-    assert_eq!(out[0], 1);
-    assert!(
-        out[1]["error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("`$.v` matched nothing")),
-        "{out}"
-    );
-    assert_eq!(out[2], 3);
-    assert_eq!(
-        scoped(&exec, "pick", "each[1]").unwrap()["status"],
-        "failed"
-    );
-
-    let id = create_ok(&app, &picky_loop("stop")).await;
-    let exec = run_to_end(&app, &id, &payload).await;
-    assert_eq!(exec["status"], "failed", "{exec:#}");
-    let error = exec["error"].as_str().unwrap();
-    assert!(
-        error.contains("item 1 failed") && error.contains("matched nothing"),
-        "{error}"
-    );
-    assert_eq!(step(&exec, "each")["status"], "failed");
-    assert!(!crate::helpers::ran(&exec, "after"));
-    assert!(scoped(&exec, "pick", "each[0]").is_some());
-    assert!(
-        scoped(&exec, "pick", "each[2]").is_none(),
-        "an item after the failure ran: {exec:#}"
-    );
-}
-
-#[tokio::test]
-async fn a_loop_over_something_else_than_a_list_fails_with_a_clear_message() {
-    let app = spawn_app().await;
-    let id = create_ok(&app, &picky_loop("continue")).await;
-    for (items, kind) in [
-        (json!("abc"), "a string"),
-        (json!({ "v": 1 }), "an object"),
-        (json!(7), "a number"),
-    ] {
-        let exec = run_to_end(&app, &id, &json!({ "items": items })).await;
-        assert_eq!(exec["status"], "failed", "{exec:#}");
-        let error = step(&exec, "each")["error"].as_str().unwrap().to_string();
-        assert!(
-            error.contains("`items` must be a list") && error.contains(kind),
-            "{error}"
-        );
-        assert!(scoped(&exec, "pick", "each[0]").is_none());
-    }
-    // A literal that is not a list is refused at save time.
-    let r = create_json(
-        &app,
-        &loop_doc(
-            json!(5),
-            vec![json!({ "id": "pick", "type": "core.transform", "params": { "value": 1 } })],
-            vec![],
-            json!({}),
-        ),
-    )
-    .await;
-    r.expect_error(422, "invalid");
-    assert!(
-        r.detail_paths()
-            .contains(&"nodes[1].params.items".to_string()),
-        "{:?}",
-        r.detail_paths()
-    );
-}
-
-#[tokio::test]
-async fn a_loop_body_wired_to_the_outer_graph_or_loop_outside_a_body_is_422() {
-    let app = spawn_app().await;
-    let before = app.counts().await;
-    let mut doc = loop_doc(
-        json!("{{ start.output.items }}"),
-        vec![
-            json!({ "id": "inner", "type": "core.transform", "params": { "value": "{{ loop.item }}" } }),
-        ],
-        vec![],
-        json!({}),
-    );
-    doc["edges"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({ "from": "inner", "to": "after" }));
-    let r = create_json(&app, &doc).await;
-    r.expect_error(422, "invalid");
-    assert!(
-        r.error_text().contains("crosses the body of loop `each`"),
-        "{}",
-        r.error_text()
-    );
-    assert!(
-        r.detail_paths().contains(&"edges[2]".to_string()),
-        "{:?}",
-        r.detail_paths()
-    );
-
-    // `loop` outside a body is an unknown name.
-    let doc = manual_doc(
-        "loose loop",
-        vec![
-            json!({ "id": "t", "type": "core.transform", "params": { "value": "{{ loop.item }}" } }),
-        ],
-        vec![json!({ "from": "start", "to": "t" })],
-    );
-    let r = create_json(&app, &doc).await;
-    r.expect_error(422, "invalid");
-    assert!(
-        r.error_text().contains("only available inside a loop body"),
-        "{}",
-        r.error_text()
-    );
-    assert_eq!(app.counts().await, before);
-}
-
-// ---------------------------------------------------------------------------------------------
 // core.wait and the workflow timeout
 
-const HOUR_MS: i64 = 3_600_000;
+pub const HOUR_MS: i64 = 3_600_000;
 
 fn wait_doc(params: Value) -> Value {
     manual_doc(
@@ -477,92 +281,11 @@ fn wait_doc(params: Value) -> Value {
     )
 }
 
-async fn clocked() -> (TestApp, Arc<TestClock>) {
+pub async fn clocked() -> (TestApp, Arc<TestClock>) {
     let clock = Arc::new(TestClock::default());
     let c = clock.clone();
     let app = spawn_app_with(move |_, o| o.clock = c).await;
     (app, clock)
-}
-
-#[tokio::test]
-async fn waits_inside_a_loop_body_park_the_loop_and_each_item_resumes_when_due() {
-    let (app, clock) = clocked().await;
-    let body = vec![
-        json!({ "id": "pause", "type": "core.wait", "params": { "duration": "{{ loop.item.hours }}h" } }),
-        json!({ "id": "tag", "type": "core.transform", "params": { "value": "{{ loop.item.name }} waited" } }),
-    ];
-    // One at a time: an item that waits lets the next one start.
-    let doc = loop_doc(
-        json!("{{ start.output.items }}"),
-        body,
-        vec![json!({ "from": "pause", "to": "tag" })],
-        json!({ "max_concurrency": 1 }),
-    );
-    let id = create_ok(&app, &doc).await;
-    let items = json!({ "items": [{ "name": "a", "hours": 1 }, { "name": "b", "hours": 2 }] });
-    let exec_id = app.run_manual(ADMIN, &id, &items).await;
-    let exec = wait_status(&app, &exec_id, "waiting").await;
-    assert_eq!(step(&exec, "each")["status"], "waiting", "{exec:#}");
-    for scope in ["each[0]", "each[1]"] {
-        assert_eq!(scoped(&exec, "pause", scope).unwrap()["status"], "waiting");
-    }
-    // The first item's time comes: it finishes, the loop waits on for the second.
-    clock.advance(HOUR_MS + 1000);
-    app.running.state.engine.wake();
-    let until = Instant::now() + Duration::from_secs(20);
-    while scoped(&app.execution(ADMIN, &exec_id).await, "tag", "each[0]").is_none() {
-        assert!(Instant::now() < until, "the first item did not resume");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let exec = wait_status(&app, &exec_id, "waiting").await;
-    assert_eq!(
-        scoped(&exec, "pause", "each[1]").unwrap()["status"],
-        "waiting"
-    );
-    clock.advance(HOUR_MS);
-    app.running.state.engine.wake();
-    let exec = app.wait_finished(ADMIN, &exec_id).await;
-    assert_eq!(exec["status"], "succeeded", "{exec:#}");
-    let want = json!(["a waited", "b waited"]);
-    assert_eq!(step(&exec, "each")["output"]["output"], want);
-    assert_eq!(step(&exec, "after")["output"]["output"], want);
-    for scope in ["each[0]", "each[1]"] {
-        for node in ["pause", "tag"] {
-            let s = scoped(&exec, node, scope).unwrap();
-            assert_eq!(
-                (s["status"].as_str(), s["attempts"].as_i64()),
-                (Some("succeeded"), Some(1))
-            );
-        }
-    }
-}
-
-#[tokio::test]
-async fn a_failed_item_stays_failed_when_the_loop_runs_again_after_a_wait() {
-    let (app, clock) = clocked().await;
-    let body = vec![
-        json!({ "id": "pause", "type": "core.wait", "params": { "duration": "{{ loop.item }}" } }),
-    ];
-    let doc = loop_doc(
-        json!(["soon", "1h"]),
-        body,
-        vec![],
-        json!({ "on_item_error": "continue" }),
-    );
-    let id = create_ok(&app, &doc).await;
-    let exec_id = app.run_manual(ADMIN, &id, &json!({})).await;
-    wait_status(&app, &exec_id, "waiting").await;
-    clock.advance(HOUR_MS + 1000);
-    app.running.state.engine.wake();
-    let exec = app.wait_finished(ADMIN, &exec_id).await;
-    assert_eq!(exec["status"], "succeeded", "{exec:#}");
-    let out = &step(&exec, "each")["output"]["output"];
-    let failed = out[0]["error"]["message"].as_str().unwrap_or_default();
-    assert!(
-        failed.contains("step `pause` failed") && failed.contains("soon"),
-        "{out:#}"
-    );
-    assert!(out[1]["waited_until"].is_string(), "{out:#}");
 }
 
 #[tokio::test]

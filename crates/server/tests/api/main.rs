@@ -8,7 +8,7 @@ mod helpers;
 mod http;
 mod integrations;
 mod isolation;
-mod loop_approvals;
+mod loops;
 mod ops;
 mod references;
 mod retention;
