@@ -536,6 +536,60 @@ test("the console beyond the seed story", async (outer) => {
     assert.ok(channels.items.some((c) => c.id === slack.channel));
   });
 
+  await t.test("build and save a workflow with the keyboard only", async () => {
+    await page.goto(`${server.base}/#/workflows`);
+    await tid("workflows-page").waitFor();
+    await tabTo("new-workflow", 80);
+    await page.keyboard.press("Enter");
+    await tid("wf-name").waitFor();
+    await tabTo("wf-name");
+    await page.keyboard.type("Keyboard built");
+    await tabTo("wf-description");
+    await page.keyboard.type("Built without a mouse");
+    // A radio group is one Tab stop (the checked Generic Webhook); the arrows pick another.
+    await tabTo("trigger-trigger.webhook");
+    await page.keyboard.press("ArrowDown");
+    assert.ok(await tid("trigger-trigger.manual").isChecked());
+    await tabTo("create-workflow");
+    await page.keyboard.press("Enter");
+    await tid("node-trigger_1").waitFor();
+
+    // A step from the palette: search, Tab to it, Enter.
+    await tabTo("palette-toggle", 80);
+    await page.keyboard.press("Enter");
+    await tid("palette-search").waitFor();
+    await page.keyboard.type("stop");
+    await tabTo("palette-core.stop");
+    await page.keyboard.press("Enter");
+    await page.locator('[data-testid="config-panel"][data-node="stop_1"]').waitFor();
+
+    // Select the trigger on the canvas (Tab to it, Enter) and connect it from its panel.
+    for (let i = 0; i < 80; i++) {
+      await page.keyboard.press("Tab");
+      if (await page.evaluate(() => document.activeElement?.getAttribute("data-id") === "trigger_1")) break;
+    }
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("data-id")), "trigger_1");
+    await page.keyboard.press("Enter");
+    await page.locator('[data-testid="config-panel"][data-node="trigger_1"]').waitFor();
+    await tabTo("connect-trigger_1-default", 80);
+    await page.keyboard.press("ArrowDown");
+    assert.equal(await edgeCount(1), 1);
+    await shot("keyboard-built");
+    // The first save creates the workflow (until then it exists only in the console).
+    await page.keyboard.press("Control+s");
+    await page.waitForURL(/#\/workflows\/(?!new)[^/]+$/, { timeout: 10_000 });
+    const id = decodeURIComponent(new URL(page.url()).hash.split("/").pop());
+    const wf = await apiGet(`/api/v1/workflows/${id}`);
+    assert.deepEqual(
+      wf.document.nodes.map((n) => n.type),
+      ["trigger.manual", "core.stop"],
+    );
+    assert.deepEqual(
+      wf.document.edges.map((e) => [e.from, e.to]),
+      [["trigger_1", "stop_1"]],
+    );
+  });
+
   await t.test("a viewer sees read-only pages", async () => {
     const viewer = await api("POST", "/api/v1/tokens", { name: "auditor", role: "viewer" });
     const anyExecution = (await apiGet(`/api/v1/executions?workflow_id=${approvalId}&limit=1`)).items[0].id;
