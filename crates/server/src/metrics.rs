@@ -38,6 +38,7 @@ pub struct Metrics {
     steps: Family<NodeLabel, Histogram>,
     webhooks: Family<CodeLabel, Counter>,
     queue_depth: Gauge,
+    cache_enabled: Gauge,
     commits: Counter,
     commit_ops: Counter,
 }
@@ -58,6 +59,7 @@ impl Metrics {
         });
         let webhooks = Family::<CodeLabel, Counter>::default();
         let queue_depth = Gauge::default();
+        let cache_enabled = Gauge::default();
         let commits = Counter::default();
         let commit_ops = Counter::default();
         registry.register("executions_started", "Executions started", started.clone());
@@ -82,6 +84,11 @@ impl Metrics {
             queue_depth.clone(),
         );
         registry.register(
+            "webhook_cache_enabled",
+            "1 while the webhook read cache is in use (with PostgreSQL: while this process listens for other processes' changes)",
+            cache_enabled.clone(),
+        );
+        registry.register(
             "store_commits",
             "Group-commit transactions committed",
             commits.clone(),
@@ -98,6 +105,7 @@ impl Metrics {
             steps,
             webhooks,
             queue_depth,
+            cache_enabled,
             commits,
             commit_ops,
         }
@@ -121,6 +129,10 @@ impl Metrics {
 
     pub fn set_queue_depth(&self, depth: i64) {
         self.queue_depth.set(depth);
+    }
+
+    pub fn set_cache_enabled(&self, enabled: bool) {
+        self.cache_enabled.set(i64::from(enabled));
     }
 
     pub fn render(&self) -> String {

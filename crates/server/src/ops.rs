@@ -35,6 +35,7 @@ pub async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
             .set_queue_depth(row.try_get::<i64, _>("n").unwrap_or(0));
     }
     st.metrics.set_write_stats(st.store.write_stats());
+    st.metrics.set_cache_enabled(st.store.read_cache_enabled());
     (
         [(
             header::CONTENT_TYPE,

@@ -68,6 +68,17 @@ async fn metrics_count_executions_webhooks_steps_and_the_queue() {
         "{text}"
     );
     assert_eq!(sample(&text, "flowgate_queue_depth"), Some(0.0));
+    // The webhook read cache is in use (with PostgreSQL: once this process listens).
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let r = app.send(app.client.get(app.url("/metrics"))).await;
+        let text = String::from_utf8(r.bytes).unwrap();
+        if sample(&text, "flowgate_webhook_cache_enabled") == Some(1.0) {
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "{text}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]
