@@ -262,6 +262,66 @@ async fn waits_inside_a_loop_body_park_the_loop_and_each_item_resumes_when_due()
 }
 
 #[tokio::test]
+async fn a_wait_inside_a_nested_loop_parks_both_loops_and_resumes_them() {
+    let (app, clock) = clocked().await;
+    // The outer body is the inner loop; the inner body is a wait, then a transform.
+    let inner = json!({ "id": "inner", "type": "core.loop", "params": { "items": ["x", "y"], "nodes": ["pause", "tag"] } });
+    let mut doc = loop_doc(
+        json!([1, 2]),
+        vec![inner],
+        vec![json!({ "from": "pause", "to": "tag" })],
+        json!({}),
+    );
+    let nodes = doc["nodes"].as_array_mut().unwrap();
+    nodes.push(json!({ "id": "pause", "type": "core.wait", "params": { "duration": "1h" } }));
+    nodes.push(
+        json!({ "id": "tag", "type": "core.transform", "params": { "value": "{{ loop.item }}" } }),
+    );
+    let id = create_ok(&app, &doc).await;
+    let exec_id = app.run_manual(ADMIN, &id, &json!({})).await;
+    let exec = wait_status(&app, &exec_id, "waiting").await;
+    assert_eq!(step(&exec, "each")["status"], "waiting", "{exec:#}");
+    assert_eq!(
+        scoped(&exec, "inner", "each[1]").unwrap()["status"],
+        "waiting"
+    );
+    assert_eq!(
+        scoped(&exec, "pause", "each[1]/inner[1]").unwrap()["status"],
+        "waiting"
+    );
+    clock.advance(HOUR_MS + 1000);
+    app.running.state.engine.wake();
+    let exec = app.wait_finished(ADMIN, &exec_id).await;
+    assert_eq!(exec["status"], "succeeded", "{exec:#}");
+    assert_eq!(
+        step(&exec, "each")["output"]["output"],
+        json!([["x", "y"], ["x", "y"]])
+    );
+    // Four waits (two outer items × two inner items), each run once.
+    let pauses: Vec<(String, &Value, &Value)> = exec["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["node_id"] == "pause")
+        .map(|s| {
+            (
+                s["scope"].as_str().unwrap().to_string(),
+                &s["status"],
+                &s["attempts"],
+            )
+        })
+        .collect();
+    assert_eq!(pauses.len(), 4, "{pauses:?}");
+    for (scope, status, attempts) in pauses {
+        assert_eq!(
+            (status, attempts),
+            (&json!("succeeded"), &json!(1)),
+            "{scope}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_failed_item_stays_failed_when_the_loop_runs_again_after_a_wait() {
     let (app, clock) = clocked().await;
     let body = vec![
