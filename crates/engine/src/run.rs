@@ -136,7 +136,7 @@ impl Engine {
     pub(crate) fn body_of(&self, node: &NodeSpec) -> Vec<String> {
         self.registry
             .get(&node.node_type)
-            .map(|t| t.body(&Value::Object(node.params.clone())))
+            .map(|t| t.body(&node.params))
             .unwrap_or_default()
     }
 }

@@ -13,7 +13,7 @@ mod typed;
 
 use async_trait::async_trait;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 pub use clock::{Clock, SystemClock, TestClock};
 pub use context::{Integration, IntegrationSource, NodeContext, Services};
@@ -188,8 +188,8 @@ pub trait Node: Send + Sync + 'static {
     fn locals_param(&self) -> Option<&'static str> {
         None
     }
-    /// Ids of the nodes this node runs as its body (a loop).
-    fn body(&self, params: &Value) -> Vec<String> {
+    /// Ids of the nodes this node runs as its body (a loop), from its params as written.
+    fn body(&self, params: &Map<String, Value>) -> Vec<String> {
         let _ = params;
         Vec::new()
     }

@@ -80,7 +80,7 @@ impl Catalog for Registry {
 
     fn body(&self, node: &NodeSpec) -> Vec<String> {
         self.get(&node.node_type)
-            .map(|n| n.body(&Value::Object(node.params.clone())))
+            .map(|n| n.body(&node.params))
             .unwrap_or_default()
     }
 }

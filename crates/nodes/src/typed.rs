@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use flowgate_model::template::has_template;
 
@@ -40,7 +40,7 @@ pub trait TypedNode: Send + Sync + 'static {
         None
     }
 
-    fn body(&self, params: &Value) -> Vec<String> {
+    fn body(&self, params: &Map<String, Value>) -> Vec<String> {
         let _ = params;
         Vec::new()
     }
@@ -176,7 +176,7 @@ impl<T: TypedNode> Node for Typed<T> {
         self.inner.locals_param()
     }
 
-    fn body(&self, params: &Value) -> Vec<String> {
+    fn body(&self, params: &Map<String, Value>) -> Vec<String> {
         self.inner.body(params)
     }
 

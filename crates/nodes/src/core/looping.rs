@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::{Category, Descriptor, NodeContext, NodeError, Outcome, Problem, TypedNode};
 
@@ -79,9 +79,10 @@ impl TypedNode for Loop {
         problems
     }
 
-    fn body(&self, params: &Value) -> Vec<String> {
-        params["nodes"]
-            .as_array()
+    fn body(&self, params: &Map<String, Value>) -> Vec<String> {
+        params
+            .get("nodes")
+            .and_then(Value::as_array)
             .map(|ids| {
                 ids.iter()
                     .filter_map(|v| v.as_str().map(String::from))
