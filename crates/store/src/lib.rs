@@ -113,7 +113,7 @@ impl Store {
         // three processes on one server, one lane each accepted ~1.6x the webhooks of four lanes
         // each, see BENCHMARKS.md) and keeps a process's own writes from waiting on each other's
         // row locks (a lease heartbeat and a commit touch the same rows).
-        let writer = writer::Writer::start(&pool, 1).await?;
+        let writer = writer::Writer::start(&pool);
         let cache = Arc::new(cache::ReadCache::new(backend == Backend::Sqlite));
         let follower = (backend == Backend::Postgres).then(|| {
             let task = tokio::spawn(cache::follow(url.clone(), cache.clone()));

@@ -35,9 +35,10 @@ struct Op {
     reply: oneshot::Sender<AnyResult>,
 }
 
+/// The writer lane: one task that owns a connection and applies the queued operations, a batch per
+/// transaction.
 pub struct Writer {
-    lanes: Vec<mpsc::Sender<Op>>,
-    next: std::sync::atomic::AtomicUsize,
+    lane: mpsc::Sender<Op>,
     stats: Arc<Stats>,
 }
 
@@ -51,20 +52,11 @@ pub struct Stats {
 const MAX_BATCH: usize = 1024;
 
 impl Writer {
-    pub async fn start(pool: &AnyPool, lanes: usize) -> Result<Self, StoreError> {
-        let mut senders = Vec::with_capacity(lanes);
+    pub fn start(pool: &AnyPool) -> Self {
         let stats = Arc::new(Stats::default());
-        for _ in 0..lanes {
-            let (tx, rx) = mpsc::channel::<Op>(8192);
-            let pool = pool.clone();
-            tokio::spawn(run_lane(pool, rx, stats.clone()));
-            senders.push(tx);
-        }
-        Ok(Self {
-            lanes: senders,
-            next: Default::default(),
-            stats,
-        })
+        let (lane, rx) = mpsc::channel::<Op>(8192);
+        tokio::spawn(run_lane(pool.clone(), rx, stats.clone()));
+        Self { lane, stats }
     }
 
     /// (transactions committed, operations committed) so far.
@@ -93,8 +85,7 @@ impl Writer {
 
     async fn send<T: Send + 'static>(&self, work: Work) -> Result<T, StoreError> {
         let (reply, rx) = oneshot::channel();
-        let lane = self.next.fetch_add(1, Ordering::Relaxed) % self.lanes.len();
-        self.lanes[lane]
+        self.lane
             .send(Op { work, reply })
             .await
             .map_err(|_| StoreError::Unavailable("the database writer has stopped".into()))?;
