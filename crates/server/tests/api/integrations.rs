@@ -36,6 +36,23 @@ fn slack_body(alias: &str, slack: &SlackStandin) -> Value {
             "secrets": { "bot_token": BOT_TOKEN, "signing_secret": SIGNING_SECRET } })
 }
 
+/// Stand-ins for Spot and Slack, and integrations `spot` and `slack` pointing at them.
+async fn add_spot_and_slack(app: &TestApp) -> (SpotStandin, SlackStandin) {
+    let spot = spot_standin().await;
+    let slack = SlackStandin::start().await;
+    app.post(
+        ADMIN,
+        "/api/v1/integrations",
+        &spot_body("spot", &spot, SPOT_TOKEN),
+    )
+    .await
+    .expect(201);
+    app.post(ADMIN, "/api/v1/integrations", &slack_body("slack", &slack))
+        .await
+        .expect(201);
+    (spot, slack)
+}
+
 /// Every secret value the tests in this file store.
 const SECRETS: &[&str] = &[
     SPOT_TOKEN,
@@ -375,18 +392,7 @@ async fn a_bad_token_is_refused_when_saved_and_nothing_is_stored() {
 #[tokio::test]
 async fn accounts_lists_the_tokens_spot_accounts() {
     let app = spawn_app().await;
-    let spot = spot_standin().await;
-    let slack = SlackStandin::start().await;
-    app.post(
-        ADMIN,
-        "/api/v1/integrations",
-        &spot_body("spot", &spot, SPOT_TOKEN),
-    )
-    .await
-    .expect(201);
-    app.post(ADMIN, "/api/v1/integrations", &slack_body("slack", &slack))
-        .await
-        .expect(201);
+    let (spot, _slack) = add_spot_and_slack(&app).await;
 
     let r = app.get(ADMIN, "/api/v1/integrations/spot/accounts").await;
     let items = r.expect(200)["items"].as_array().unwrap().clone();
@@ -496,18 +502,7 @@ async fn another_organization_cannot_see_change_or_delete_an_integration() {
 #[tokio::test]
 async fn secrets_are_sealed_at_rest_and_bound_to_their_record() {
     let app = spawn_app().await;
-    let spot = spot_standin().await;
-    let slack = SlackStandin::start().await;
-    app.post(
-        ADMIN,
-        "/api/v1/integrations",
-        &spot_body("spot", &spot, SPOT_TOKEN),
-    )
-    .await
-    .expect(201);
-    app.post(ADMIN, "/api/v1/integrations", &slack_body("slack", &slack))
-        .await
-        .expect(201);
+    let (spot, _slack) = add_spot_and_slack(&app).await;
     app.post(ADMIN, "/api/v1/integrations", &json!({ "type": "http", "alias": "basic", "config": { "auth": "basic" }, "secrets": { "username": "ops", "password": HTTP_PASSWORD } }))
         .await
         .expect(201);
