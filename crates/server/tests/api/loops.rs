@@ -424,7 +424,8 @@ async fn approvals_inside_a_loop_body_are_asked_per_item_and_decided_separately(
         }
     };
     decide(id_of("second"), "deny").await;
-    // One item decided, the other still asks: the loop waits on.
+    // One item decided, the other still asks: the loop waits on. (The denied item's steps commit
+    // while the execution runs; the loop then waits again.)
     let until = Instant::now() + DEADLINE;
     loop {
         let exec = w.app.execution(ADMIN, &exec_id).await;
@@ -433,13 +434,12 @@ async fn approvals_inside_a_loop_body_are_asked_per_item_and_decided_separately(
             .unwrap()
             .iter()
             .any(|s| s["node_id"] == "keep");
-        if kept {
-            assert_eq!(exec["status"], "waiting", "{exec:#}");
+        if kept && exec["status"] == "waiting" {
             break;
         }
         assert!(
             Instant::now() < until,
-            "the denied item did not go on: {exec:#}"
+            "the denied item did not go on, or the loop did not wait again: {exec:#}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
